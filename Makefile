@@ -1,0 +1,59 @@
+# poolwatch: every routine task is one target here. `make test` is the whole test suite
+# (the README's test command, and what .ci/run calls after installing the system packages).
+GO       ?= go
+BIN      := $(CURDIR)/bin
+PROMTOOL ?= /usr/bin/promtool
+# Tools come from the separate, pinned module in tools/ so that the project's own go.mod
+# carries none of their dependencies. Building Prometheus 3's promtool takes ~15 min cold.
+TOOLS    := $(BIN)/promtool $(BIN)/jsonnet $(BIN)/staticcheck $(BIN)/benchstat
+TOOL_PKGS := github.com/prometheus/prometheus/cmd/promtool \
+	github.com/google/go-jsonnet/cmd/jsonnet \
+	honnef.co/go/tools/cmd/staticcheck \
+	golang.org/x/perf/cmd/benchstat
+
+.PHONY: all build test unit lint generate check-generated rules-test e2e bench tools clean
+
+all: build test
+
+build:
+	$(GO) build ./...
+	$(GO) build -o .build/ ./cmd/...
+
+tools: $(BIN)/.stamp
+
+$(BIN)/.stamp: tools/go.mod tools/go.sum
+	$(GO) build -modfile=tools/go.mod -o $(BIN)/ $(TOOL_PKGS)
+	touch $@
+
+test: lint unit rules-test check-generated e2e
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(BIN)/staticcheck ./...
+
+generate: tools
+	./mixin/generate.sh
+
+# Renders into the work tree and fails if that changed anything: the committed alerts/,
+# dashboards/ and deploy/ must be exactly what `make generate` writes.
+check-generated: generate
+	@drift=$$(git status --porcelain -- alerts dashboards deploy); \
+	if [ -n "$$drift" ]; then echo "$$drift"; git --no-pager diff --stat -- alerts dashboards deploy; \
+	echo "generated files drifted from mixin/: run 'make generate' and commit"; exit 1; fi
+
+rules-test: tools
+	PROMTOOL2=$(PROMTOOL) PROMTOOL3=$(BIN)/promtool ./mixin/test.sh
+
+e2e:
+	POOLWATCH_E2E=1 $(GO) test -count=1 -v -timeout 15m ./e2e/
+
+bench: tools
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./collector/ | tee bench.txt
+	$(BIN)/benchstat bench.txt
+
+clean:
+	rm -rf .build bench.txt
