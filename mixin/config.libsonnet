@@ -1,0 +1,114 @@
+// Every knob of the mixin lives here: selectors, thresholds, windows, `for` durations,
+// severities, the runbook URL pattern and the dashboards' tags and uids. The rules and
+// dashboards format themselves from these fields and hard-code none of them, so that a user
+// (or the end-to-end test, which shrinks every window) overrides them in one place:
+//   (import 'mixin.libsonnet') + { _config+:: { rateWindow: '1m' } }
+// Durations are Prometheus duration strings of ONE unit ('30s', '5m', '1h').
+{
+  _config+:: {
+    // Selectors added to every query of a series family. They select the jobs that expose
+    // workerpool_* series, the exporter's poolwatch_up and the Go runtime series.
+    poolSelector: 'job!=""',
+    upSelector: 'job!=""',
+    goSelector: 'job!=""',
+
+    // The labels that identify one pool; every alert keeps them. poolwatch_up and go_* have
+    // no pool label, so they join the pool series on the instance labels.
+    instanceLabels: ['job', 'instance'],
+    poolLabels: ['job', 'instance', 'pool'],
+
+    // rate() window of the recording rules the alerts and dashboards share (utilization,
+    // saturation, throughput, queue growth, wait quantiles). 5m holds enough samples under
+    // both Prometheus 2 and 3 even with a 1m scrape interval.
+    rateWindow: '5m',
+
+    // Exhaustion predicted (warning): utilization above predictLevel AND the linear trend of
+    // the last predictWindow says it reaches 100% within predictHorizon, for predictFor. The
+    // level keeps a forecast alone from paging; the trend keeps a busy, steady pool silent.
+    predictLevel: 0.75,
+    predictWindow: '10m',
+    predictHorizon: '15m',
+    predictFor: '2m',
+
+    // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
+    // trend of predictWindow reaches capacity within predictHorizon.
+    queueFillLevel: 0.25,
+    queueFillFor: '2m',
+
+    // Sustained saturation (warning): every worker busy more than saturatedLevel of the time
+    // (utilization above it where the source has no saturated_seconds), for saturatedFor.
+    saturatedLevel: 0.9,
+    saturatedFor: '5m',
+
+    // Pool exhausted (critical): the task at the head of the queue has waited more than
+    // exhaustedQueueAgeSeconds; where the source has no queue age, every worker was busy and
+    // work was queued at every scrape of exhaustedWindow.
+    exhaustedQueueAgeSeconds: 10,
+    exhaustedWindow: '2m',
+    exhaustedFor: '1m',
+
+    // Pool stalled (critical): work queued and not one task completed in stalledWindow.
+    stalledWindow: '5m',
+    stalledFor: '1m',
+
+    // Hung workers (warning): a task has run longer than hungTaskAgeSeconds.
+    hungTaskAgeSeconds: 120,
+    hungFor: '1m',
+
+    // Rejections (critical): more than rejectedRatio of submitted tasks rejected for lack of
+    // room (queue_full) or time (timeout) over rateWindow. canceled and closed are the
+    // caller's or the owner's decision, not exhaustion.
+    rejectedReasons: 'queue_full|timeout',
+    rejectedRatio: 0.01,
+    rejectedFor: '1m',
+
+    // Queue-wait objective: waitObjectiveTarget of tasks start within waitObjectiveSeconds
+    // (a bucket boundary of the contract). Multi-window, multi-burn-rate alerts as in the SRE
+    // workbook: critical when both fast windows burn faster than fastBurnFactor, warning when
+    // both slow windows burn faster than slowBurnFactor.
+    waitObjectiveSeconds: '1',
+    waitObjectiveTarget: 0.99,
+    fastBurnShortWindow: '5m',
+    fastBurnLongWindow: '1h',
+    fastBurnFactor: 14.4,
+    fastBurnFor: '2m',
+    slowBurnShortWindow: '30m',
+    slowBurnLongWindow: '6h',
+    slowBurnFactor: 6,
+    slowBurnFor: '15m',
+
+    // Goroutines growing without bound (warning): more than goroutinesMinimum, the lowest
+    // count of the last goroutinesWindow above the lowest of the window before it, and the
+    // trend doubling the count within goroutinesHorizon, for goroutinesFor.
+    goroutinesMinimum: 100,
+    goroutinesWindow: '1h',
+    goroutinesHorizon: '4h',
+    goroutinesFor: '30m',
+
+    // Stats silent while saturated (critical): poolwatch_up was 0 at every read of
+    // statsDownWindow and the pool was saturated (utilization above statsDownLevel, or every
+    // worker busy) within recentWindow. A CherryPy stats page served by its own pool goes
+    // silent exactly when that pool is exhausted.
+    statsDownWindow: '2m',
+    statsDownLevel: 0.9,
+    recentWindow: '10m',
+    statsDownFor: '0s',
+
+    // Severities: warning pages before the stall, critical at it; info is never routed.
+    severityWarning: 'warning',
+    severityCritical: 'critical',
+
+    // runbook_url of every alert: the pattern's %s is the alert name in lower case.
+    runbookURLPattern: 'https://github.com/poolwatch/poolwatch/blob/main/docs/runbooks.md#%s',
+
+    // Dashboards.
+    dashboardTags: ['poolwatch'],
+    dashboardTimezone: 'utc',
+    dashboardRefresh: '30s',
+    dashboardTimeFrom: 'now-3h',
+    dashboardUIDs: {
+      'poolwatch-overview.json': 'poolwatch-overview',
+      'poolwatch-pool.json': 'poolwatch-pool',
+    },
+  },
+}
