@@ -1,0 +1,146 @@
+// Command poolwatch_exporter reads the worker-pool statistics of servers that cannot be
+// instrumented in-process (CherryPy's cpstats first) and exposes them under the poolwatch
+// metric contract: one target with --cherrypy.scrape-uri on /metrics, or many through
+// /probe?module=M&target=T with the modules of --config.file.
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/promslog"
+	"github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/cherrypy"
+)
+
+const program = "poolwatch_exporter"
+
+// sources is every kind of status page the exporter understands, by configuration name.
+var sources = map[string]exporter.Source{
+	cherrypy.Name: cherrypy.Source{},
+}
+
+func main() {
+	var (
+		metricsPath = kingpin.Flag("web.telemetry-path",
+			"Path under which to expose metrics.").Default("/metrics").String()
+		configFile = kingpin.Flag("config.file",
+			"Modules for /probe (YAML). Without it, /probe is disabled.").Default("").String()
+		cherrypyURI = kingpin.Flag("cherrypy.scrape-uri",
+			"CherryPy cpstats JSON to read on every scrape of /metrics, e.g. http://127.0.0.1:8081/cpstats/data.").Default("").String()
+		cherrypyTimeout = kingpin.Flag("cherrypy.timeout",
+			"Most time a read of --cherrypy.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, ":9863")
+	)
+	promslogConfig := &promslog.Config{}
+	flag.AddFlags(kingpin.CommandLine, promslogConfig)
+	kingpin.Version(version.Print(program))
+	kingpin.HelpFlag.Short('h')
+	kingpin.Parse()
+	logger := promslog.New(promslogConfig)
+	logger.Info("Starting "+program, "version", version.Info())
+	logger.Info("Build context", "build_context", version.BuildContext())
+
+	if *cherrypyTimeout <= 0 {
+		logger.Error("--cherrypy.timeout must be positive")
+		os.Exit(1)
+	}
+
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(
+		versioncollector.NewCollector(program),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	var target *exporter.Target
+	if *cherrypyURI != "" {
+		target = &exporter.Target{
+			Source:  sources[cherrypy.Name],
+			Client:  &http.Client{},
+			URL:     *cherrypyURI,
+			Timeout: *cherrypyTimeout,
+		}
+		logger.Info("Reading CherryPy on every scrape", "uri", *cherrypyURI, "timeout", *cherrypyTimeout)
+	}
+	http.Handle(*metricsPath, promhttp.InstrumentMetricHandler(registry,
+		exporter.NewMetricsHandler(registry, target, logger)))
+
+	var links []web.LandingLinks
+	if *configFile != "" {
+		store, err := exporter.NewConfigStore(*configFile, sources)
+		if err != nil {
+			logger.Error("Error loading config", "file", *configFile, "err", err)
+			os.Exit(1)
+		}
+		http.Handle("/probe", exporter.NewProbeHandler(store, logger))
+		http.Handle("/-/reload", reloadHandler(store, logger))
+		go reloadOnSIGHUP(store, logger)
+		links = append(links, web.LandingLinks{Address: "/probe", Text: "Probe",
+			Description: "/probe?module=M&target=URL reads one target allowed by module M"})
+	}
+
+	landing, err := web.NewLandingPage(web.LandingConfig{
+		Name:        program,
+		Description: "Worker-pool exhaustion metrics read from CherryPy's cpstats",
+		Version:     version.Info(),
+		Links:       append([]web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}}, links...),
+	})
+	if err != nil {
+		logger.Error("Error creating landing page", "err", err)
+		os.Exit(1)
+	}
+	if *metricsPath != "/" {
+		http.Handle("/", landing)
+	}
+
+	server := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	if err := web.ListenAndServe(server, toolkitFlags, logger); err != nil {
+		logger.Error("Error running HTTP server", "err", err)
+		os.Exit(1)
+	}
+}
+
+// reloadHandler re-reads --config.file on POST /-/reload, as Prometheus does.
+func reloadHandler(store *exporter.ConfigStore, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "POST to reload the configuration", http.StatusMethodNotAllowed)
+			return
+		}
+		if err := store.Reload(); err != nil {
+			logger.Error("Error reloading config", "err", err)
+			http.Error(w, fmt.Sprintf("failed to reload config: %s", err), http.StatusInternalServerError)
+			return
+		}
+		logger.Info("Reloaded config file")
+	})
+}
+
+// reloadOnSIGHUP runs for the life of the process.
+func reloadOnSIGHUP(store *exporter.ConfigStore, logger *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	for range hup {
+		if err := store.Reload(); err != nil {
+			logger.Error("Error reloading config", "err", err)
+			continue
+		}
+		logger.Info("Reloaded config file")
+	}
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/python3
+"""A CherryPy application set up the way poolwatch_exporter recommends.
+
+The application runs on the main server, whose thread pool (``server.thread_pool``) is what
+poolwatch watches. ``/cpstats`` is served by a SECOND, small ``cherrypy._cpserver.Server`` on
+its own port with its own thread pool: a stats page served by the pool it measures cannot
+answer exactly when that pool is exhausted, which is when the numbers matter most.
+
+Statistics need two switches:
+  * ``server.statistics = True`` on every server whose pool should be reported (cheroot then
+    fills ``Work Time`` and friends; the thread and queue figures exist either way);
+  * ``tools.cpstats.on = True`` on the application (not on the stats page itself), which
+    records the requests in progress and the completed request count.
+
+CLI (kept stable: poolwatch's tests run exactly this)::
+
+    /usr/bin/python3 examples/cherrypy/app.py --host 127.0.0.1 --port P --stats-port S \
+        --threads N
+
+Endpoints on the main server: ``/`` (answers at once) and ``/slow?seconds=X`` (answers after
+X seconds, or as soon as the process is asked to stop). Stats: ``http://HOST:S/cpstats/data``.
+The process exits cleanly on SIGTERM or SIGINT.
+"""
+
+import argparse
+import threading
+
+import cherrypy
+from cherrypy._cpserver import Server
+from cherrypy.lib import cpstats
+
+# Set when the engine stops, so that slow requests end at once instead of holding the
+# shutdown of the thread pool until they time out.
+stopping = threading.Event()
+
+
+class App:
+    """The application whose thread pool is monitored."""
+
+    @cherrypy.expose
+    def index(self):
+        return 'ok\n'
+
+    @cherrypy.expose
+    def slow(self, seconds='1'):
+        try:
+            delay = float(seconds)
+        except ValueError:
+            raise cherrypy.HTTPError(400, 'seconds must be a number')
+        # Bounded, so that a wrong call cannot pin a thread for hours.
+        delay = min(max(delay, 0.0), 600.0)
+        stopping.wait(delay)
+        return 'slept %.3f\n' % delay
+
+
+def parse_bind(value):
+    """HOST:PORT (IPv6 as [::1]:PORT) -> (host, port); anything else is a unix socket path."""
+    if value.startswith('['):
+        host, _, port = value[1:].partition(']:')
+        return (host, int(port))
+    host, sep, port = value.rpartition(':')
+    if sep and port.isdigit():
+        return (host, int(port))
+    return value
+
+
+def add_server(bind, threads, statistics=True):
+    """Start one more cheroot server on bind with its own pool of threads."""
+    server = Server()
+    server.bind_addr = bind
+    server.thread_pool = threads
+    server.statistics = statistics
+    server.subscribe()
+    return server
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--host', default='127.0.0.1')
+    parser.add_argument('--port', type=int, default=8080)
+    parser.add_argument('--stats-port', type=int, default=8081)
+    parser.add_argument('--threads', type=int, default=10,
+                        help='thread pool size of the main server')
+    parser.add_argument('--stats-threads', type=int, default=2,
+                        help='thread pool size of the stats server')
+    parser.add_argument('--extra-bind', action='append', default=[],
+                        metavar='HOST:PORT|PATH',
+                        help='serve the application on one more server with 2 threads '
+                             '(repeatable; a path is a unix socket)')
+    args = parser.parse_args()
+
+    cherrypy.config.update({
+        'server.socket_host': args.host,
+        'server.socket_port': args.port,
+        'server.thread_pool': args.threads,
+        'server.statistics': True,
+        'engine.autoreload.on': False,
+        'checker.on': False,
+        'log.screen': False,
+        'log.access_file': '',
+        'log.error_file': '',
+    })
+    cherrypy.tree.mount(App(), '/', {'/': {'tools.cpstats.on': True}})
+    # Every server serves the whole tree; only the stats server's port should be scraped.
+    cherrypy.tree.mount(cpstats.StatsPage(), '/cpstats')
+
+    add_server((args.host, args.stats_port), args.stats_threads)
+    for bind in args.extra_bind:
+        add_server(parse_bind(bind), 2)
+
+    # Priority 10 runs before the servers stop (priority 50 and up).
+    cherrypy.engine.subscribe('stop', stopping.set, priority=10)
+    cherrypy.engine.signals.subscribe()
+    cherrypy.engine.start()
+    print('serving on %s:%d, stats on %s:%d/cpstats/data' % (
+        args.host, args.port, args.host, args.stats_port), flush=True)
+    cherrypy.engine.block()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,200 @@
+package exporter
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultModuleTimeout is a module's timeout when its configuration sets none.
+const DefaultModuleTimeout = 5 * time.Second
+
+// Config is the --config.file of poolwatch_exporter: the modules /probe can use.
+type Config struct {
+	Modules map[string]*Module `yaml:"modules"`
+}
+
+// Module says how /probe reads the targets it allows. A target must be listed in Targets or
+// fully match one of TargetPatterns, so that the exporter cannot be used to reach arbitrary
+// hosts.
+type Module struct {
+	// Source names the kind of status page, e.g. "cherrypy".
+	Source string `yaml:"source"`
+	// Timeout caps a read; the scrape's own timeout lowers it further.
+	Timeout model.Duration `yaml:"timeout,omitempty"`
+	// Targets are the exact URLs allowed, e.g. http://10.0.0.1:8081/cpstats/data.
+	Targets []string `yaml:"targets,omitempty"`
+	// TargetPatterns are regular expressions a whole target URL may match instead.
+	TargetPatterns []string `yaml:"target_patterns,omitempty"`
+	// HTTPClientConfig configures TLS, authentication and proxies towards the targets.
+	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,omitempty"`
+
+	patterns []*regexp.Regexp
+	client   *http.Client
+	source   Source
+}
+
+// UnmarshalYAML applies the defaults before decoding. It uses the callback form so that the
+// strict decoder's unknown-field check still applies inside a module.
+func (m *Module) UnmarshalYAML(unmarshal func(any) error) error {
+	*m = Module{
+		Timeout:          model.Duration(DefaultModuleTimeout),
+		HTTPClientConfig: config.DefaultHTTPClientConfig,
+	}
+	type plain Module
+	return unmarshal((*plain)(m))
+}
+
+// Allows reports whether target may be probed with m.
+func (m *Module) Allows(target string) bool {
+	if slices.Contains(m.Targets, target) {
+		return true
+	}
+	for _, p := range m.patterns {
+		if p.MatchString(target) {
+			return true
+		}
+	}
+	return false
+}
+
+// LoadConfig reads and checks a configuration file: strict YAML (unknown fields are errors),
+// known sources, compilable patterns, a valid HTTP client configuration (relative file names
+// in it resolve against the file's directory) and http(s) target URLs.
+func LoadConfig(path string, sources map[string]Source) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	cfg := &Config{}
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	names := make([]string, 0, len(cfg.Modules))
+	for name := range cfg.Modules {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := cfg.Modules[name]
+		if m == nil {
+			return nil, fmt.Errorf("module %q: empty", name)
+		}
+		if err := m.init(filepath.Dir(path), sources); err != nil {
+			return nil, fmt.Errorf("module %q: %w", name, err)
+		}
+	}
+	return cfg, nil
+}
+
+func (m *Module) init(dir string, sources map[string]Source) error {
+	source, ok := sources[m.Source]
+	if !ok {
+		known := make([]string, 0, len(sources))
+		for name := range sources {
+			known = append(known, name)
+		}
+		sort.Strings(known)
+		return fmt.Errorf("unknown source %q (known: %v)", m.Source, known)
+	}
+	m.source = source
+	if m.Timeout <= 0 {
+		return fmt.Errorf("timeout must be positive, not %v", m.Timeout)
+	}
+	if len(m.Targets) == 0 && len(m.TargetPatterns) == 0 {
+		return errors.New("no targets or target_patterns: the module would refuse every target")
+	}
+	for _, t := range m.Targets {
+		if err := checkTargetURL(t); err != nil {
+			return err
+		}
+	}
+	for _, p := range m.TargetPatterns {
+		// Anchored, so that a pattern written for one host cannot be satisfied by a URL that
+		// merely contains it (http://evil/?http://good...).
+		re, err := regexp.Compile("^(?:" + p + ")$")
+		if err != nil {
+			return fmt.Errorf("target pattern %q: %w", p, err)
+		}
+		m.patterns = append(m.patterns, re)
+	}
+	m.HTTPClientConfig.SetDirectory(dir)
+	if err := m.HTTPClientConfig.Validate(); err != nil {
+		return fmt.Errorf("http_client_config: %w", err)
+	}
+	client, err := config.NewClientFromConfig(m.HTTPClientConfig, "poolwatch_exporter")
+	if err != nil {
+		return fmt.Errorf("http_client_config: %w", err)
+	}
+	m.client = client
+	return nil
+}
+
+func checkTargetURL(target string) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return fmt.Errorf("target %q: %w", target, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("target %q: want an absolute http:// or https:// URL", target)
+	}
+	return nil
+}
+
+// ConfigStore holds the current configuration and replaces it atomically on Reload, so that a
+// bad file leaves the previous configuration in force.
+type ConfigStore struct {
+	path    string
+	sources map[string]Source
+
+	mu  sync.RWMutex
+	cfg *Config
+}
+
+// NewConfigStore loads path once; an error means the exporter should not start.
+func NewConfigStore(path string, sources map[string]Source) (*ConfigStore, error) {
+	s := &ConfigStore{path: path, sources: sources}
+	return s, s.Reload()
+}
+
+// Reload reads the file again and, if it is valid, makes it the current configuration.
+func (s *ConfigStore) Reload() error {
+	cfg, err := LoadConfig(s.path, s.sources)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.cfg
+	s.cfg = cfg
+	s.mu.Unlock()
+	if old != nil {
+		for _, m := range old.Modules {
+			m.client.CloseIdleConnections()
+		}
+	}
+	return nil
+}
+
+// Module returns the named module of the current configuration.
+func (s *ConfigStore) Module(name string) (*Module, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.cfg.Modules[name]
+	return m, ok
+}

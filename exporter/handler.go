@@ -1,0 +1,77 @@
+package exporter
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewMetricsHandler serves base (the exporter's own metrics) and, when target is not nil,
+// the series of one read of target made for this very request: the single-target mode of
+// --cherrypy.scrape-uri. The read's timeout is target.Timeout, lowered by the scrape's.
+func NewMetricsHandler(base prometheus.Gatherer, target *Target, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gatherers := prometheus.Gatherers{base}
+		if target != nil {
+			t := *target
+			t.Timeout = ScrapeTimeout(r, t.Timeout)
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(NewCollector(r.Context(), t, logger))
+			gatherers = append(gatherers, reg)
+		}
+		serve(w, r, gatherers, logger)
+	})
+}
+
+// NewProbeHandler serves /probe?module=M&target=T like blackbox_exporter: one read of T with
+// module M's source, client and timeout, into a fresh registry. It answers 400 for a missing
+// or unknown module or a missing target, and 403 for a target M does not allow.
+func NewProbeHandler(store *ConfigStore, logger *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		moduleName, target := q.Get("module"), q.Get("target")
+		if moduleName == "" {
+			http.Error(w, "module parameter is missing", http.StatusBadRequest)
+			return
+		}
+		m, ok := store.Module(moduleName)
+		if !ok {
+			http.Error(w, "unknown module "+quote(moduleName), http.StatusBadRequest)
+			logger.Debug("probe with unknown module", "module", moduleName, "remote", r.RemoteAddr)
+			return
+		}
+		if target == "" {
+			http.Error(w, "target parameter is missing", http.StatusBadRequest)
+			return
+		}
+		if !m.Allows(target) {
+			http.Error(w, "target "+quote(target)+" is not allowed by module "+quote(moduleName), http.StatusForbidden)
+			logger.Warn("refused probe of a target the module does not allow",
+				"module", moduleName, "target", target, "remote", r.RemoteAddr)
+			return
+		}
+		t := Target{Source: m.source, Client: m.client, URL: target, Timeout: ScrapeTimeout(r, time.Duration(m.Timeout))}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(NewCollector(r.Context(), t, logger.With("module", moduleName)))
+		serve(w, r, reg, logger)
+	})
+}
+
+func serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer, logger *slog.Logger) {
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(logger.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	}).ServeHTTP(w, r)
+}
+
+func quote(s string) string {
+	const maxShown = 200 // an error page need not echo a huge parameter back
+	if len(s) > maxShown {
+		s = s[:maxShown] + "..."
+	}
+	return strconv.Quote(s)
+}
