@@ -1,0 +1,56 @@
+// Package e2e proves the user's path end to end: a real CherryPy and the Go demo are scraped
+// by a real Prometheus that loads the bundle's rules, load drives the CherryPy pool into
+// exhaustion, and the warning reaches a real Alertmanager, and through it a webhook, before
+// the first client request times out. Its only test, TestPageArrivesBeforeStall, runs when
+// POOLWATCH_E2E=1 (`make e2e`); it takes about five minutes.
+//
+// # What runs
+//
+// Everything is built or rendered from the working tree and listens on 127.0.0.1 ports
+// chosen free: examples/cherrypy/app.py (10 threads on its main server, /cpstats on a second
+// small server) under Debian's /usr/bin/python3; poolwatch_exporter reading that stats page;
+// poolwatch-demo with its own built-in load; Prometheus 2.42 scraping both every second and
+// evaluating the mixin's rules every second; Alertmanager routing by severity (critical to
+// a "page" receiver, warning to a "ticket" receiver, a pool's critical inhibiting its
+// warnings) to a webhook served by the test itself. Each process logs to a file in the
+// test's temporary directory, is stopped in t.Cleanup (SIGTERM, SIGKILL after 10 s), and has
+// its log tail printed if the test fails.
+//
+// # What is shrunk, and why it is still the shipped tuning
+//
+// The mixin's windows are minutes long (rate over 5m, forecasts over 10m, `for: 2m`). The test
+// divides every duration knob of the mixin's _config (every field ending in Window, Horizon or
+// For: rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
+// exhaustedWindow 2m→8s, exhaustedFor 1m→4s, and so on; the run logs the full list) by
+// timeScale = 15, reading the defaults from the mixin itself and rendering through its own
+// override mechanism (mixin/generate.sh --rules-only DIR OVERRIDES). Prometheus scrapes and
+// evaluates every 1 s instead of every 15 s, so one second of the test is fifteen seconds of
+// production and every window holds as many samples as it would there. Levels (predictLevel,
+// saturatedLevel) are not touched, nor thresholds in seconds of wait or run time
+// (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds): those are about what
+// a user waits, and the test's users wait in real seconds.
+//
+// The load is the mixin's cherrypy-ramp scenario sped up by the same factor: arrivals of
+// one-second requests climb from 30% to 150% of the pool's capacity over 175 s. It is open
+// loop (requests start on schedule whether or not earlier ones finished, as independent users
+// do), each request has a 10 s client timeout, keep-alive is off (an idle kept-alive
+// connection would itself hold a cheroot worker), and it is bounded: at most 4000 requests,
+// 300 in flight and 5 minutes, to loopback only. The client timeout is not scaled, so once
+// the pool saturates its queue takes as long to reach 10 s of wait as it would in production:
+// the lead measured here is therefore longer, relative to the ramp, than production would see
+// on a ramp fifteen times slower; the printed "min at production speed" figure is the lead
+// times timeScale and is an upper estimate, not a measurement.
+//
+// # Why passing proves the user's path
+//
+// The verdict is taken where the user stands: the times are when the webhook received each
+// notification (not when Prometheus evaluated the rule) and when a client request gave up.
+// The test passes only if a warning about the CherryPy pool (labels job, instance and pool as
+// a user's routing would see them) arrived before the first request failed, a critical one no
+// later than a minute after it, no alert about that pool arrived while arrivals were below
+// 60% of capacity (a busy, healthy pool must not page), every alert took the route of its
+// severity, every rule evaluated without error on Prometheus 2.42, and the demo's pools were
+// scraped and had recording rules evaluated on them. The series come from the real exporter
+// reading a real cheroot thread pool, so a mismatch anywhere (a metric name, a label, a unit,
+// the exporter's mapping, a window too short for the scrape interval, a route) fails it.
+package e2e

@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+)
+
+// promAPI is the little of Prometheus' HTTP API the test needs.
+type promAPI struct{ base string } // http://host:port
+
+// sample is one element of an instant vector.
+type sample struct {
+	Metric map[string]string
+	Value  float64
+}
+
+// apiResponse is the envelope of every /api/v1 answer.
+type apiResponse struct {
+	Status string          `json:"status"`
+	Error  string          `json:"error"`
+	Data   json.RawMessage `json:"data"`
+}
+
+func (p promAPI) get(ctx context.Context, path string, params url.Values, into any) error {
+	u := p.base + path
+	if len(params) > 0 {
+		u += "?" + params.Encode()
+	}
+	body, err := httpGet(ctx, u)
+	if err != nil {
+		return err
+	}
+	var resp apiResponse
+	if err := json.Unmarshal(body, &resp); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if resp.Status != "success" {
+		return fmt.Errorf("%s: %s", path, resp.Error)
+	}
+	return json.Unmarshal(resp.Data, into)
+}
+
+// query evaluates an instant query and returns its vector.
+func (p promAPI) query(ctx context.Context, expr string) ([]sample, error) {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	}
+	if err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}}, &data); err != nil {
+		return nil, err
+	}
+	if data.ResultType != "vector" {
+		return nil, fmt.Errorf("query %q: result type %s, want vector", expr, data.ResultType)
+	}
+	out := make([]sample, 0, len(data.Result))
+	for _, r := range data.Result {
+		s, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("query %q: value %v: %w", expr, r.Value[1], err)
+		}
+		out = append(out, sample{Metric: r.Metric, Value: v})
+	}
+	return out, nil
+}
+
+// target is one scrape target's state.
+type target struct {
+	ScrapePool string            `json:"scrapePool"`
+	ScrapeURL  string            `json:"scrapeUrl"`
+	Labels     map[string]string `json:"labels"`
+	Health     string            `json:"health"`
+	LastError  string            `json:"lastError"`
+}
+
+// activeTargets lists the targets Prometheus scrapes.
+func (p promAPI) activeTargets(ctx context.Context) ([]target, error) {
+	var data struct {
+		ActiveTargets []target `json:"activeTargets"`
+	}
+	err := p.get(ctx, "/api/v1/targets", url.Values{"state": {"active"}}, &data)
+	return data.ActiveTargets, err
+}
+
+// ruleHealth is the evaluation state of one loaded rule.
+type ruleHealth struct {
+	Group, Name, Type, Health, LastError string
+}
+
+// rules lists every loaded rule with its last evaluation's health.
+func (p promAPI) rules(ctx context.Context) ([]ruleHealth, error) {
+	var data struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			Rules []struct {
+				Name      string `json:"name"`
+				Type      string `json:"type"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := p.get(ctx, "/api/v1/rules", nil, &data); err != nil {
+		return nil, err
+	}
+	var out []ruleHealth
+	for _, g := range data.Groups {
+		for _, r := range g.Rules {
+			out = append(out, ruleHealth{Group: g.Name, Name: r.Name, Type: r.Type, Health: r.Health, LastError: r.LastError})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// timeScale is how much faster than a real deployment the test runs: every window, forecast
+// horizon and `for` of the mixin's _config is divided by it, and Prometheus scrapes and
+// evaluates every second instead of every 15 s. One second of the test is 15 s of production,
+// so the shipped tuning is what is tested, only sped up. Thresholds in seconds of wait or run
+// time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds) are not scaled:
+// they are about what a user waits, and the test's users wait in real seconds.
+const timeScale = 15
+
+// scaledKnob matches the _config fields that are durations of the rules' own clock: windows,
+// forecast horizons and `for` durations (see mixin/config.libsonnet).
+var scaledKnob = regexp.MustCompile(`(Window|Horizon|For)$`)
+
+// promDuration matches the one-unit Prometheus durations the mixin's config uses.
+var promDuration = regexp.MustCompile(`^([0-9]+)(ms|s|m|h|d|w)$`)
+
+var durationUnits = map[string]time.Duration{
+	"ms": time.Millisecond, "s": time.Second, "m": time.Minute, "h": time.Hour,
+	"d": 24 * time.Hour, "w": 7 * 24 * time.Hour,
+}
+
+// scaleDuration divides a Prometheus duration by factor and returns it in whole seconds,
+// never rounding a non-zero duration down to 0 (Prometheus rejects a zero range).
+func scaleDuration(d string, factor int) (string, error) {
+	m := promDuration.FindStringSubmatch(d)
+	if m == nil {
+		return "", fmt.Errorf("duration %q: want one number and one unit", d)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return "", fmt.Errorf("duration %q: %w", d, err)
+	}
+	total := time.Duration(n) * durationUnits[m[2]]
+	secs := int((total/time.Duration(factor) + time.Second/2) / time.Second)
+	if secs == 0 && total > 0 {
+		secs = 1
+	}
+	return strconv.Itoa(secs) + "s", nil
+}
+
+// scaledOverrides returns, for every duration knob of config, the value divided by factor.
+func scaledOverrides(config map[string]any, factor int) (map[string]string, error) {
+	out := map[string]string{}
+	for name, v := range config {
+		if !scaledKnob.MatchString(name) {
+			continue
+		}
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("_config.%s is %T, want a duration string", name, v)
+		}
+		scaled, err := scaleDuration(s, factor)
+		if err != nil {
+			return nil, fmt.Errorf("_config.%s: %w", name, err)
+		}
+		out[name] = scaled
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no window, horizon or for in _config: did the mixin rename them?")
+	}
+	return out, nil
+}
+
+// jsonnetBin finds the jsonnet binary the way mixin/generate.sh does.
+func jsonnetBin(t *testing.T, root string) string {
+	t.Helper()
+	if j := os.Getenv("JSONNET"); j != "" {
+		return j
+	}
+	if j := filepath.Join(root, "bin", "jsonnet"); fileExists(j) {
+		return j
+	}
+	if j, err := exec.LookPath("jsonnet"); err == nil {
+		return j
+	}
+	msg := "jsonnet not found ($JSONNET, bin/jsonnet or PATH): run `make tools` first"
+	if os.Getenv("POOLWATCH_REQUIRE_TOOLS") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// renderRules renders the mixin's rules with every duration knob divided by timeScale into
+// dir, through the mixin's own override mechanism (generate.sh --rules-only), and returns the
+// rule files and a description of the overrides it used.
+func renderRules(t *testing.T, root, dir string) (files []string, shrunk string) {
+	t.Helper()
+	jsonnet := jsonnetBin(t, root)
+	// The defaults as the mixin ships them, so that the test follows any retuning.
+	out, err := exec.Command(jsonnet, "-J", filepath.Join(root, "mixin"),
+		"-e", "(import 'mixin.libsonnet')._config").Output()
+	if err != nil {
+		t.Fatalf("read the mixin's _config: %v\n%s", err, stderrOf(err))
+	}
+	var config map[string]any
+	if err := json.Unmarshal(out, &config); err != nil {
+		t.Fatalf("parse the mixin's _config: %v", err)
+	}
+	overrides, err := scaledOverrides(config, timeScale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A JSON object is a jsonnet object: generate.sh merges it into _config.
+	overridesJSON, err := json.MarshalIndent(overrides, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	overridesPath := filepath.Join(dir, "e2e-overrides.libsonnet")
+	if err := os.WriteFile(overridesPath, overridesJSON, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rulesDir := filepath.Join(dir, "rules")
+	cmd := exec.Command(filepath.Join(root, "mixin", "generate.sh"), "--rules-only", rulesDir, overridesPath)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "JSONNET="+jsonnet)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mixin/generate.sh --rules-only: %v\n%s", err, out)
+	}
+	files, err = filepath.Glob(filepath.Join(rulesDir, "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("generate.sh wrote no rule files into %s (%v)", rulesDir, err)
+	}
+	return files, describeOverrides(config, overrides)
+}
+
+// describeOverrides formats the overrides as "name=default→scaled" for the log.
+func describeOverrides(defaults map[string]any, overrides map[string]string) string {
+	names := make([]string, 0, len(overrides))
+	for n := range overrides {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "%s=%v→%s ", n, defaults[n], overrides[n])
+	}
+	return strings.TrimSpace(b.String())
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// stderrOf returns the stderr an exec.Cmd.Output error carries, if any.
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
