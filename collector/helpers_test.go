@@ -1,0 +1,151 @@
+package collector
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/internal/contract"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Unix(1_700_000_000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// scrape is one pool's series as a registry gathers them: the real exposition path.
+type scrape map[string]*dto.MetricFamily
+
+func gather(t testing.TB, c prometheus.Collector) scrape {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(c); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	s := scrape{}
+	for _, mf := range mfs {
+		s[mf.GetName()] = mf
+	}
+	return s
+}
+
+// value returns the value of a gauge or counter series; for completed and rejected, the
+// label value selects the series, and without one they are summed.
+func (s scrape) value(t testing.TB, name string, label ...string) float64 {
+	t.Helper()
+	mf, ok := s[name]
+	if !ok {
+		t.Fatalf("series %s missing", name)
+	}
+	var sum float64
+	for _, m := range mf.GetMetric() {
+		if len(label) > 0 && !hasLabelValue(m, label[0]) {
+			continue
+		}
+		switch {
+		case m.GetCounter() != nil:
+			sum += m.GetCounter().GetValue()
+		case m.GetGauge() != nil:
+			sum += m.GetGauge().GetValue()
+		default:
+			t.Fatalf("series %s is neither gauge nor counter", name)
+		}
+	}
+	return sum
+}
+
+func (s scrape) histogram(t testing.TB, name string) *dto.Histogram {
+	t.Helper()
+	mf, ok := s[name]
+	if !ok || len(mf.GetMetric()) != 1 || mf.GetMetric()[0].GetHistogram() == nil {
+		t.Fatalf("histogram %s missing", name)
+	}
+	return mf.GetMetric()[0].GetHistogram()
+}
+
+func hasLabelValue(m *dto.Metric, v string) bool {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() != contract.LabelPool && lp.GetValue() == v {
+			return true
+		}
+	}
+	return false
+}
+
+// checkInvariants asserts the contract's invariants within one scrape and, given the previous
+// scrape, the monotonicity of every counter. quiescent demands the accounting be exact.
+func checkInvariants(t testing.TB, s, prev scrape, quiescent bool) {
+	t.Helper()
+	busy := s.value(t, contract.BusyWorkers)
+	workers := s.value(t, contract.Workers)
+	maxW := s.value(t, contract.MaxWorkers)
+	queued := s.value(t, contract.QueuedTasks)
+	if busy < 0 || busy > workers || workers > maxW {
+		t.Errorf("busy %v <= workers %v <= max %v violated", busy, workers, maxW)
+	}
+	if _, bounded := s[contract.MaxQueuedTasks]; bounded && queued > s.value(t, contract.MaxQueuedTasks) {
+		t.Errorf("queued %v > max queued %v", queued, s.value(t, contract.MaxQueuedTasks))
+	}
+	submitted := s.value(t, contract.TasksSubmittedTotal)
+	accounted := s.value(t, contract.TasksCompletedTotal) + s.value(t, contract.TasksRejectedTotal) + busy + queued
+	if submitted < accounted || (quiescent && submitted != accounted) {
+		t.Errorf("submitted %v vs completed+rejected+busy+queued %v (quiescent=%v)", submitted, accounted, quiescent)
+	}
+	for _, age := range []string{contract.OldestQueuedAgeSeconds, contract.OldestRunningAgeSecs} {
+		if v := s.value(t, age); v < 0 {
+			t.Errorf("%s = %v < 0", age, v)
+		}
+	}
+	if queued == 0 && s.value(t, contract.OldestQueuedAgeSeconds) != 0 {
+		t.Errorf("empty queue but oldest queued age %v", s.value(t, contract.OldestQueuedAgeSeconds))
+	}
+	if busy == 0 && s.value(t, contract.OldestRunningAgeSecs) != 0 {
+		t.Errorf("nothing runs but oldest running age %v", s.value(t, contract.OldestRunningAgeSecs))
+	}
+	// The wait histogram counts every started task, the duration histogram every finished one.
+	if got, want := float64(s.histogram(t, contract.TaskWaitSeconds).GetSampleCount()), s.value(t, contract.TasksCompletedTotal)+busy; got != want {
+		t.Errorf("wait histogram count %v, want completed+busy %v", got, want)
+	}
+	if got, want := float64(s.histogram(t, contract.TaskDurationSeconds).GetSampleCount()), s.value(t, contract.TasksCompletedTotal); got != want {
+		t.Errorf("duration histogram count %v, want completed %v", got, want)
+	}
+	if prev == nil {
+		return
+	}
+	for _, name := range []string{contract.TasksSubmittedTotal, contract.BusySecondsTotal, contract.SaturatedSecondsTotal} {
+		if now, before := s.value(t, name), prev.value(t, name); now < before {
+			t.Errorf("counter %s went back from %v to %v", name, before, now)
+		}
+	}
+	for _, o := range contract.Outcomes {
+		if now, before := s.value(t, contract.TasksCompletedTotal, o), prev.value(t, contract.TasksCompletedTotal, o); now < before {
+			t.Errorf("completed{%s} went back from %v to %v", o, before, now)
+		}
+	}
+	for _, r := range contract.Reasons {
+		if now, before := s.value(t, contract.TasksRejectedTotal, r), prev.value(t, contract.TasksRejectedTotal, r); now < before {
+			t.Errorf("rejected{%s} went back from %v to %v", r, before, now)
+		}
+	}
+}

@@ -1,0 +1,379 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/internal/contract"
+)
+
+// blocker is a task that holds its worker until released.
+type blocker struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func newBlocker() *blocker {
+	return &blocker{started: make(chan struct{}, 1), release: make(chan struct{})}
+}
+
+func (b *blocker) task(context.Context) error {
+	b.started <- struct{}{}
+	<-b.release
+	return nil
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPoolRunningTasksCountAtScrapeTime: with a hand-moved clock, busy and saturated seconds
+// and the ages grow with tasks that are still running or waiting when the scrape happens.
+func TestPoolRunningTasksCountAtScrapeTime(t *testing.T) {
+	clk := newFakeClock()
+	p := NewPool("clocked", 2, WithClock(clk.Now), WithQueueSize(4))
+	t.Cleanup(func() { shutdown(t, p) })
+	b1, b2, b3 := newBlocker(), newBlocker(), newBlocker()
+	for _, b := range []*blocker{b1, b2} {
+		if err := p.TrySubmit(b.task); err != nil {
+			t.Fatal(err)
+		}
+		<-b.started
+	}
+	clk.Advance(10 * time.Second)
+	s := gather(t, p)
+	checkInvariants(t, s, nil, false)
+	for name, want := range map[string]float64{
+		contract.BusyWorkers: 2, contract.BusySecondsTotal: 20, contract.SaturatedSecondsTotal: 10,
+		contract.OldestRunningAgeSecs: 10, contract.OldestQueuedAgeSeconds: 0, contract.QueuedTasks: 0,
+	} {
+		if got := s.value(t, name); !near(got, want) {
+			t.Errorf("two running for 10 s: %s = %v, want %v", name, got, want)
+		}
+	}
+	if err := p.TrySubmit(b3.task); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(3 * time.Second)
+	s2 := gather(t, p)
+	checkInvariants(t, s2, s, false)
+	for name, want := range map[string]float64{
+		contract.QueuedTasks: 1, contract.OldestQueuedAgeSeconds: 3, contract.BusySecondsTotal: 26,
+		contract.SaturatedSecondsTotal: 13, contract.OldestRunningAgeSecs: 13,
+	} {
+		if got := s2.value(t, name); !near(got, want) {
+			t.Errorf("one queued for 3 s: %s = %v, want %v", name, got, want)
+		}
+	}
+	close(b2.release) // the second task leaves first; b3 takes its worker
+	<-b3.started
+	clk.Advance(time.Second)
+	s3 := gather(t, p)
+	checkInvariants(t, s3, s2, false)
+	for name, want := range map[string]float64{
+		contract.QueuedTasks: 0, contract.OldestQueuedAgeSeconds: 0, contract.BusySecondsTotal: 28,
+		contract.OldestRunningAgeSecs: 14, // b1, still running, started first
+	} {
+		if got := s3.value(t, name); !near(got, want) {
+			t.Errorf("after b2 finished: %s = %v, want %v", name, got, want)
+		}
+	}
+	if w := s3.histogram(t, contract.TaskWaitSeconds); w.GetSampleCount() != 3 || !near(w.GetSampleSum(), 3) {
+		t.Errorf("wait histogram count %d sum %v, want 3 tasks waiting 3 s in all", w.GetSampleCount(), w.GetSampleSum())
+	}
+	close(b1.release)
+	close(b3.release)
+	shutdown(t, p)
+	s4 := gather(t, p)
+	checkInvariants(t, s4, s3, true)
+	if got := s4.value(t, contract.Workers); got != 0 {
+		t.Errorf("workers after shutdown = %v, want 0", got)
+	}
+}
+
+// TestPoolRealClockBusySeconds uses the real clock: a task sleeping 300 ms is scraped midway.
+func TestPoolRealClockBusySeconds(t *testing.T) {
+	p := NewPool("real", 1)
+	t.Cleanup(func() { shutdown(t, p) })
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	time.Sleep(100 * time.Millisecond)
+	s := gather(t, p)
+	close(b.release)
+	if got := s.value(t, contract.BusySecondsTotal); got < 0.09 || got > 5 {
+		t.Errorf("busy seconds of a task running for 100 ms = %v", got)
+	}
+	if got := s.value(t, contract.OldestRunningAgeSecs); got < 0.09 || got > 5 {
+		t.Errorf("oldest running age = %v", got)
+	}
+}
+
+func TestPoolOutcomesAndPanicsKeepWorkers(t *testing.T) {
+	var panics atomic.Int32
+	p := NewPool("outcomes", 1, WithPanicHandler(func(v any) {
+		if v == "boom" {
+			panics.Add(1)
+		}
+	}))
+	for range 3 {
+		for _, task := range []Task{
+			func(context.Context) error { return nil },
+			func(context.Context) error { return errors.New("failed") },
+			func(context.Context) error { panic("boom") },
+		} {
+			if err := p.TrySubmit(task); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	shutdown(t, p)
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	for _, o := range contract.Outcomes {
+		if got := s.value(t, contract.TasksCompletedTotal, o); got != 3 {
+			t.Errorf("completed{%s} = %v, want 3", o, got)
+		}
+	}
+	if panics.Load() != 3 {
+		t.Errorf("panic handler saw %d panics, want 3", panics.Load())
+	}
+}
+
+func TestPoolQueueFullAndContextEndWhileQueued(t *testing.T) {
+	p := NewPool("full", 1, WithQueueSize(2))
+	t.Cleanup(func() { shutdown(t, p) })
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	var ran atomic.Int32
+	count := func(context.Context) error { ran.Add(1); return nil }
+
+	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancelShort()
+	canceled, cancel := context.WithCancel(context.Background())
+	if err := p.Submit(short, count); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Submit(canceled, count); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.TrySubmit(count); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("TrySubmit on a full queue: %v, want ErrQueueFull", err)
+	}
+	// A blocking Submit waits for room, and gives up when its context does.
+	blocked, cancelBlocked := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelBlocked()
+	if err := p.Submit(blocked, count); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Submit on a full queue: %v, want DeadlineExceeded", err)
+	}
+	cancel()
+	waitFor(t, "both queued tasks to be dropped", func() bool {
+		return gather(t, p).value(t, contract.QueuedTasks) == 0
+	})
+	// Room again: a blocking Submit now succeeds at once.
+	if err := p.Submit(context.Background(), count); err != nil {
+		t.Fatal(err)
+	}
+	close(b.release)
+	shutdown(t, p)
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	for reason, want := range map[string]float64{
+		contract.ReasonQueueFull: 1, contract.ReasonTimeout: 2, contract.ReasonCanceled: 1, contract.ReasonClosed: 0,
+	} {
+		if got := s.value(t, contract.TasksRejectedTotal, reason); got != want {
+			t.Errorf("rejected{%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if ran.Load() != 1 {
+		t.Errorf("%d tasks ran, want only the last one", ran.Load())
+	}
+	if err := p.TrySubmit(count); !errors.Is(err, ErrPoolClosed) {
+		t.Errorf("TrySubmit after Shutdown: %v, want ErrPoolClosed", err)
+	}
+	if got := gather(t, p).value(t, contract.TasksRejectedTotal, contract.ReasonClosed); got != 1 {
+		t.Errorf("rejected{closed} = %v after a late submit, want 1", got)
+	}
+}
+
+// TestPoolShutdownMidwayLosesNothing submits many tasks, shuts down before they can all run,
+// and accounts for every one of them.
+func TestPoolShutdownMidwayLosesNothing(t *testing.T) {
+	const n = 2000
+	p := NewPool("drain", 4)
+	var ran atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range n / 4 {
+				err := p.Submit(context.Background(), func(context.Context) error {
+					ran.Add(1)
+					time.Sleep(time.Duration(50+(g*i)%200) * time.Microsecond)
+					return nil
+				})
+				if err != nil {
+					t.Errorf("submit: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown midway: %v, want DeadlineExceeded", err)
+	}
+	shutdown(t, p) // the running tasks end, then the workers
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	completed := s.value(t, contract.TasksCompletedTotal)
+	closed := s.value(t, contract.TasksRejectedTotal, contract.ReasonClosed)
+	if completed+closed != n || s.value(t, contract.TasksSubmittedTotal) != n {
+		t.Errorf("completed %v + rejected closed %v != %d submitted", completed, closed, n)
+	}
+	if completed != float64(ran.Load()) {
+		t.Errorf("completed %v, but %d tasks ran", completed, ran.Load())
+	}
+	if closed == 0 || completed == 0 {
+		t.Errorf("shutdown was not midway: completed %v, closed %v", completed, closed)
+	}
+}
+
+func TestPoolShutdownDrainsEverything(t *testing.T) {
+	p := NewPool("full-drain", 3, WithQueueSize(1000))
+	var ran atomic.Int64
+	for range 1000 {
+		if err := p.TrySubmit(func(context.Context) error { ran.Add(1); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shutdown(t, p)
+	if ran.Load() != 1000 {
+		t.Errorf("%d of 1000 tasks ran", ran.Load())
+	}
+	checkInvariants(t, gather(t, p), nil, true)
+}
+
+// TestPoolInvariantsUnderLoad scrapes continuously while goroutines submit tasks that
+// succeed, fail, panic, sleep, time out and get canceled, through both submit calls.
+func TestPoolInvariantsUnderLoad(t *testing.T) {
+	p := NewPool("stress", 4, WithQueueSize(16), WithPanicHandler(func(any) {}))
+	var submitters sync.WaitGroup
+	for g := range 16 {
+		submitters.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			var cancels []context.CancelFunc
+			defer func() {
+				for _, cancel := range cancels {
+					cancel()
+				}
+			}()
+			for range 300 {
+				kind := rng.IntN(10)
+				task := func(context.Context) error {
+					switch {
+					case kind == 0:
+						panic("stress")
+					case kind < 3:
+						return errors.New("failed")
+					case kind < 5:
+						time.Sleep(200 * time.Microsecond)
+					}
+					return nil
+				}
+				switch rng.IntN(4) {
+				case 0:
+					_ = p.TrySubmit(task)
+				case 1:
+					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(500))*time.Microsecond)
+					_ = p.Submit(ctx, task)
+					cancel()
+				case 2:
+					ctx, cancel := context.WithCancel(context.Background())
+					_ = p.Submit(ctx, task)
+					if rng.IntN(2) == 0 {
+						cancel() // most likely while the task still waits
+					} else {
+						cancels = append(cancels, cancel)
+					}
+				default:
+					_ = p.Submit(context.Background(), task)
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { submitters.Wait(); close(done) }()
+	var prev scrape
+	scrapes := 0
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		default:
+		}
+		s := gather(t, p)
+		checkInvariants(t, s, prev, false)
+		prev = s
+		scrapes++
+	}
+	shutdown(t, p)
+	final := gather(t, p)
+	checkInvariants(t, final, prev, true)
+	if final.value(t, contract.TasksSubmittedTotal) != 16*300 {
+		t.Errorf("submitted = %v, want %d", final.value(t, contract.TasksSubmittedTotal), 16*300)
+	}
+	for _, series := range [][2]string{
+		{contract.TasksCompletedTotal, contract.OutcomePanic},
+		{contract.TasksCompletedTotal, contract.OutcomeError},
+		{contract.TasksRejectedTotal, contract.ReasonTimeout},
+	} {
+		if final.value(t, series[0], series[1]) == 0 {
+			t.Errorf("the load never produced %s{%s}", series[0], series[1])
+		}
+	}
+	t.Logf("%d scrapes under load; final: %v completed, %v rejected", scrapes,
+		final.value(t, contract.TasksCompletedTotal), final.value(t, contract.TasksRejectedTotal))
+}
+
+func TestPoolHotPathAllocatesNothing(t *testing.T) {
+	p := NewPool("allocs", 2, WithQueueSize(1024))
+	t.Cleanup(func() { shutdown(t, p) })
+	var wg sync.WaitGroup
+	task := func(context.Context) error { wg.Done(); return nil }
+	// Warm up: let the node free list and slot tables reach their size.
+	wg.Add(256)
+	for range 256 {
+		for p.TrySubmit(task) != nil {
+		}
+	}
+	wg.Wait()
+	allocs := testing.AllocsPerRun(200, func() {
+		wg.Add(64)
+		for range 64 {
+			for p.TrySubmit(task) != nil {
+			}
+		}
+		wg.Wait()
+	})
+	if allocs != 0 {
+		t.Errorf("Pool: %v allocs per 64 tasks, want 0", allocs)
+	}
+}
