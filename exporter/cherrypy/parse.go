@@ -52,7 +52,8 @@ type appStats struct {
 //
 // The "CherryPy Applications" series (completed requests, oldest running request) are
 // process-wide; they go to the server with the most threads, ties going to the lowest pool
-// name. If that server is skipped they are left out rather than given to another pool.
+// name. If that server is skipped, or some server's thread count is unreadable, they are
+// left out rather than given to another pool.
 func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(data, &doc); err != nil {
@@ -75,11 +76,26 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		err     error
 	}
 	var candidates []candidate
+	// threadsUnknown: some server's size is unknown, so which one is the main server is too.
+	threadsUnknown := false
 	for _, k := range keys {
 		var s server
 		if err := json.Unmarshal(doc[k], &s); err != nil {
-			skipped = append(skipped, fmt.Errorf("%s: %w", k, err))
+			err = fmt.Errorf("%s: %w", k, err)
+			var size struct{ Threads *float64 }
+			switch {
+			case json.Unmarshal(doc[k], &size) != nil || size.Threads == nil:
+				threadsUnknown = true
+				skipped = append(skipped, err)
+			case *size.Threads != 0:
+				// Still a candidate for the main server, so that the application's series
+				// are left out if it is the one.
+				candidates = append(candidates, candidate{threads: *size.Threads, err: err})
+			}
 			continue
+		}
+		if s.Threads == nil {
+			threadsUnknown = true
 		}
 		if s.Threads != nil && *s.Threads == 0 {
 			// A stopped server keeps its entry in logging.statistics with no threads left
@@ -105,7 +121,10 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		}
 	}
 	if raw, ok := doc[appKey]; ok && main >= 0 && candidates[main].err == nil {
-		if err := addAppStats(&candidates[main].pool, raw); err != nil {
+		// Given to another pool, the process-wide series would jump from pool to pool.
+		if threadsUnknown {
+			skipped = append(skipped, fmt.Errorf("%s: left out, since a server with an unknown thread count may be the main one", appKey))
+		} else if err := addAppStats(&candidates[main].pool, raw); err != nil {
 			skipped = append(skipped, fmt.Errorf("%s: %w; its series are left out", appKey, err))
 		}
 	}

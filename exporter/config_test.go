@@ -1,0 +1,97 @@
+package exporter
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testSources = map[string]Source{"cherrypy": &fakeSource{}, "fake": &fakeSource{}}
+
+func TestLoadExampleConfig(t *testing.T) {
+	cfg, err := LoadConfig("testdata/config.yml", testSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Modules["cherrypy"]
+	if time.Duration(m.Timeout) != 5*time.Second || m.source == nil || m.client == nil {
+		t.Errorf("module not set up: %+v", m)
+	}
+	for target, want := range map[string]bool{
+		"http://127.0.0.1:8081/cpstats/data":         true,
+		"http://10.0.3.44:8081/cpstats/data":         true,
+		"http://127.0.0.1:8082/cpstats/data":         false,
+		"http://10.0.3.44:8081/cpstats/data?x=1":     false, // patterns are anchored
+		"http://evil/?http://10.0.3.44:8081/cpstats": false,
+		"http://10.0.3.44.evil:8081/cpstats/data":    false,
+		"":                                           false,
+	} {
+		if got := m.Allows(target); got != want {
+			t.Errorf("Allows(%q) = %v, want %v", target, got, want)
+		}
+	}
+	tls := cfg.Modules["cherrypy_tls"]
+	if got := tls.HTTPClientConfig.BasicAuth.PasswordFile; got != filepath.Join("testdata", "cpstats.password") {
+		t.Errorf("password_file = %q, want it relative to the config file", got)
+	}
+	if !tls.HTTPClientConfig.FollowRedirects {
+		t.Error("HTTP client defaults were not applied")
+	}
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	for name, yml := range map[string]string{
+		"unknown field":       "modules:\n  m:\n    source: fake\n    targets: [http://a/]\n    tiemout: 1s\n",
+		"unknown top field":   "module:\n  m: {}\n",
+		"unknown source":      "modules:\n  m:\n    source: nginx\n    targets: [http://a/]\n",
+		"no targets":          "modules:\n  m:\n    source: fake\n",
+		"bad pattern":         "modules:\n  m:\n    source: fake\n    target_patterns: ['http://(']\n",
+		"relative target":     "modules:\n  m:\n    source: fake\n    targets: [127.0.0.1:8081]\n",
+		"file target":         "modules:\n  m:\n    source: fake\n    targets: ['file:///etc/passwd']\n",
+		"zero timeout":        "modules:\n  m:\n    source: fake\n    timeout: 0s\n    targets: [http://a/]\n",
+		"bad http client":     "modules:\n  m:\n    source: fake\n    targets: [http://a/]\n    http_client_config:\n      bearer_token: x\n      basic_auth: {username: u}\n",
+		"empty module":        "modules:\n  m:\n",
+		"not yaml":            "modules: [\n",
+		"bad timeout literal": "modules:\n  m:\n    source: fake\n    timeout: soon\n    targets: [http://a/]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yml")
+			if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadConfig(path, testSources); err == nil {
+				t.Error("want an error")
+			}
+		})
+	}
+}
+
+func TestConfigStoreKeepsOldConfigOnBadReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules:\n  a:\n    source: fake\n    targets: [http://a/]\n")
+	store, err := NewConfigStore(path, testSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("modules:\n  b:\n    source: fake\n    targets: [http://b/]\n")
+	if err := store.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.Module("b"); !ok {
+		t.Fatal("reload did not take the new module")
+	}
+	write("modules: [broken\n")
+	if err := store.Reload(); err == nil || !strings.Contains(err.Error(), "config.yml") {
+		t.Errorf("err = %v, want a parse error naming the file", err)
+	}
+	if _, ok := store.Module("b"); !ok {
+		t.Error("a bad reload dropped the working configuration")
+	}
+}
