@@ -26,7 +26,7 @@ func TestLoadExampleConfig(t *testing.T) {
 		"http://10.0.3.44:8081/cpstats/data?x=1":     false, // patterns are anchored
 		"http://evil/?http://10.0.3.44:8081/cpstats": false,
 		"http://10.0.3.44.evil:8081/cpstats/data":    false,
-		"":                                           false,
+		"": false,
 	} {
 		if got := m.Allows(target); got != want {
 			t.Errorf("Allows(%q) = %v, want %v", target, got, want)
