@@ -25,7 +25,7 @@
     // Exhaustion predicted (warning): utilization above predictLevel AND the linear trend of
     // the last predictWindow says it reaches 100% within predictHorizon, for predictFor. The
     // level keeps a forecast alone from paging; the trend keeps a busy, steady pool silent.
-    predictLevel: 0.75,
+    predictLevel: 0.7,
     predictWindow: '10m',
     predictHorizon: '15m',
     predictFor: '2m',
@@ -41,11 +41,13 @@
     saturatedFor: '5m',
 
     // Pool exhausted (critical): the task at the head of the queue has waited more than
-    // exhaustedQueueAgeSeconds; where the source has no queue age, every worker was busy and
-    // work was queued at every scrape of exhaustedWindow.
+    // exhaustedQueueAgeSeconds, or a bounded queue is full; where the source has no queue age,
+    // work is queued and utilization over exhaustedWindow reached exhaustedUtilization. Each
+    // condition already spans time (a wait, a window), hence no `for` by default.
     exhaustedQueueAgeSeconds: 10,
+    exhaustedUtilization: 0.99,
     exhaustedWindow: '2m',
-    exhaustedFor: '1m',
+    exhaustedFor: '0s',
 
     // Pool stalled (critical): work queued and not one task completed in stalledWindow.
     stalledWindow: '5m',

@@ -1,0 +1,241 @@
+// Alerting rules. Warnings page while there is still time to act (load climbing towards
+// capacity, a bounded queue filling, workers hanging one by one, a wait objective slowly
+// burning); criticals page at the stall (queued work waiting or not moving, rejections, a
+// stats page gone silent while its pool was saturated). Every alert keeps job, instance and
+// pool. Series the CherryPy source lacks are covered by `or ... unless` fallbacks on the
+// series it has, under the same alert names.
+local rules = import '../rules/rules.libsonnet';
+local util = import '../lib/util.libsonnet';
+
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    local n = rules.names(c),
+    local budget = 1 - c.waitObjectiveTarget,
+    local f = util.fmt(c {
+      p: c.poolSelector,
+      u: c.upSelector,
+      g: c.goSelector,
+      by: util.labelList(c.poolLabels),
+      on: util.labelList(c.instanceLabels),
+      util: n.utilization,
+      sat: n.saturation,
+      predictHorizonSeconds: util.seconds(c.predictHorizon),
+      goroutinesHorizonSeconds: util.seconds(c.goroutinesHorizon),
+      fastLong: n.waitOverObjective(c.fastBurnLongWindow),
+      fastShort: n.waitOverObjective(c.fastBurnShortWindow),
+      slowLong: n.waitOverObjective(c.slowBurnLongWindow),
+      slowShort: n.waitOverObjective(c.slowBurnShortWindow),
+      fastThreshold: c.fastBurnFactor * budget,
+      slowThreshold: c.slowBurnFactor * budget,
+      objectivePercent: c.waitObjectiveTarget * 100,
+    }),
+
+    // withRunbook adds the runbook_url every alert links to (kubernetes-mixin's idiom), so
+    // the runbook anchor and the alert name cannot disagree.
+    local withRunbook(a) = a {
+      annotations+: { runbook_url: util.runbookURL(c.runbookURLPattern, a.alert) },
+    },
+
+    groups+: [{
+      name: 'poolwatch.alerts',
+      rules: std.map(withRunbook, [
+        {
+          alert: 'WorkerPoolExhaustionPredicted',
+          // Level AND trend: a busy pool on a flat trend stays silent, and a steep trend on
+          // an idle pool is no reason to page. Queueing theory: as utilization nears 100%
+          // waits grow without bound, so reaching it is the stall to come.
+          expr: |||
+            %(util)s > %(predictLevel)s
+            and
+            predict_linear(%(util)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= 1
+          ||| % f,
+          'for': c.predictFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Worker pool is heading for exhaustion.',
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolQueueFillingUp',
+          expr: |||
+            workerpool_queued_tasks{%(p)s} / workerpool_max_queued_tasks{%(p)s} > %(queueFillLevel)s
+            and
+            predict_linear(workerpool_queued_tasks{%(p)s}[%(predictWindow)s], %(predictHorizonSeconds)s)
+              >= workerpool_max_queued_tasks{%(p)s}
+          ||| % f,
+          'for': c.queueFillFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Worker pool queue is filling up.',
+            description: 'The queue of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} full and its trend over the last %(predictWindow)s fills it within %(predictHorizon)s; then tasks are rejected.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolSaturated',
+          // Sources without saturated_seconds (CherryPy) fall back on exact utilization.
+          expr: |||
+            %(sat)s > %(saturatedLevel)s
+            or
+            (
+              %(util)s > %(saturatedLevel)s
+              unless on (%(by)s)
+              %(sat)s
+            )
+          ||| % f,
+          'for': c.saturatedFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Worker pool has had every worker busy most of the time.',
+            description: 'Every worker of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) was busy {{ $value | humanizePercentage }} of the last %(rateWindow)s, for %(saturatedFor)s: new tasks wait for a worker.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolExhausted',
+          // The head of the queue has waited too long, or a bounded queue is full (the next
+          // task is rejected). Where the source reports no queue age (CherryPy), work is
+          // queued and every worker was busy through the window (exact, from busy seconds).
+          expr: |||
+            workerpool_oldest_queued_task_age_seconds{%(p)s} > %(exhaustedQueueAgeSeconds)s
+            or
+            workerpool_queued_tasks{%(p)s} >= workerpool_max_queued_tasks{%(p)s}
+            or
+            (
+              workerpool_queued_tasks{%(p)s} > 0
+              and
+              rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                / workerpool_max_workers{%(p)s} >= %(exhaustedUtilization)s
+              unless on (%(by)s)
+              workerpool_oldest_queued_task_age_seconds{%(p)s}
+            )
+          ||| % f,
+          'for': c.exhaustedFor,
+          labels: { severity: c.severityCritical },
+          annotations: {
+            summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has every worker busy and work queued: {{ $value }} is the wait of the oldest queued task in seconds, or the number of tasks queued (when the queue is full, or for sources without a queue age, after every worker was busy for %(exhaustedWindow)s).' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolStalled',
+          // Work waits and nothing finishes: every worker is stuck.
+          expr: |||
+            min_over_time(workerpool_queued_tasks{%(p)s}[%(stalledWindow)s]) > 0
+            and on (%(by)s)
+            sum without (outcome) (increase(workerpool_tasks_completed_total{%(p)s}[%(stalledWindow)s])) == 0
+          ||| % f,
+          'for': c.stalledFor,
+          labels: { severity: c.severityCritical },
+          annotations: {
+            summary: 'Worker pool is stalled: tasks are queued and none completes.',
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) kept at least {{ $value }} tasks queued for %(stalledWindow)s and completed none.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolHungWorkers',
+          // A task running far longer than any task should is a worker lost to the pool;
+          // a few more and the remaining ones cannot carry the load.
+          expr: |||
+            workerpool_oldest_running_task_age_seconds{%(p)s} > %(hungTaskAgeSeconds)s
+          ||| % f,
+          'for': c.hungFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Worker pool has a task that has been running for too long.',
+            description: 'The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss): its worker is probably hung on a call without a timeout.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolTasksRejected',
+          expr: |||
+            sum without (reason) (rate(workerpool_tasks_rejected_total{%(p)s,reason=~"%(rejectedReasons)s"}[%(rateWindow)s]))
+            /
+            rate(workerpool_tasks_submitted_total{%(p)s}[%(rateWindow)s])
+            > %(rejectedRatio)s
+          ||| % f,
+          'for': c.rejectedFor,
+          labels: { severity: c.severityCritical },
+          annotations: {
+            summary: 'Worker pool rejects tasks.',
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) rejected {{ $value | humanizePercentage }} of the tasks submitted in the last %(rateWindow)s (reasons %(rejectedReasons)s).' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolQueueWaitBudgetBurnFast',
+          expr: |||
+            %(fastLong)s > %(fastThreshold)s
+            and
+            %(fastShort)s > %(fastThreshold)s
+          ||| % f,
+          'for': c.fastBurnFor,
+          labels: { severity: c.severityCritical },
+          annotations: {
+            summary: 'Worker pool queue waits burn their error budget fast.',
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited more than %(waitObjectiveSeconds)ss for a worker over the last %(fastBurnLongWindow)s, against an objective of %(objectivePercent)s%% within %(waitObjectiveSeconds)ss: %(fastBurnFactor)sx the budget.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolQueueWaitBudgetBurnSlow',
+          expr: |||
+            %(slowLong)s > %(slowThreshold)s
+            and
+            %(slowShort)s > %(slowThreshold)s
+          ||| % f,
+          'for': c.slowBurnFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Worker pool queue waits burn their error budget.',
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited more than %(waitObjectiveSeconds)ss for a worker over the last %(slowBurnLongWindow)s, against an objective of %(objectivePercent)s%% within %(waitObjectiveSeconds)ss: %(slowBurnFactor)sx the budget.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolGoroutinesGrowing',
+          // A leak climbs: its floor rises window after window and its trend doubles it.
+          // go_goroutines has no pool label: the join gives it the process's pools.
+          expr: |||
+            (
+              go_goroutines{%(g)s} > %(goroutinesMinimum)s
+              and
+              min_over_time(go_goroutines{%(g)s}[%(goroutinesWindow)s])
+                > min_over_time(go_goroutines{%(g)s}[%(goroutinesWindow)s] offset %(goroutinesWindow)s)
+              and
+              predict_linear(go_goroutines{%(g)s}[%(goroutinesWindow)s], %(goroutinesHorizonSeconds)s)
+                > 2 * go_goroutines{%(g)s}
+            )
+            * on (%(on)s) group_right ()
+            group by (%(by)s) (workerpool_max_workers{%(p)s})
+          ||| % f,
+          'for': c.goroutinesFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Goroutines grow without bound in a process with a worker pool.',
+            description: '{{ $labels.instance }} (job {{ $labels.job }}, pool {{ $labels.pool }}) runs {{ $value }} goroutines, its lowest count keeps rising and the trend of the last %(goroutinesWindow)s doubles it within %(goroutinesHorizon)s: tasks or their callers are leaking.' % f,
+          },
+        },
+        {
+          alert: 'WorkerPoolStatsSilentWhileSaturated',
+          // A stats page served by the pool it measures cannot answer once that pool is
+          // exhausted: silence right after saturation is the stall, not a gap in the data.
+          // The pool label comes from the pool series of the recent past.
+          expr: |||
+            (
+              max_over_time(%(util)s[%(recentWindow)s]) > %(statsDownLevel)s
+              or
+              max_over_time(workerpool_busy_workers{%(p)s}[%(recentWindow)s])
+                / max_over_time(workerpool_max_workers{%(p)s}[%(recentWindow)s]) >= 1
+            )
+            and on (%(on)s)
+            max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s]) == 0
+          ||| % f,
+          'for': c.statsDownFor,
+          labels: { severity: c.severityCritical },
+          annotations: {
+            summary: 'Pool stats stopped answering right after the pool was saturated.',
+            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s, and pool {{ $labels.pool }} was {{ $value | humanizePercentage }} busy within the last %(recentWindow)s: it is most likely exhausted and cannot serve its own stats page.' % f,
+          },
+        },
+      ]),
+    }],
+  },
+}
