@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
-	"github.com/poolwatch/poolwatch/exporter/internal/cherrypytest"
+	"github.com/poolwatch/poolwatch/exporter/cherrypytest"
 )
 
 // Re-capture the samples in testdata from a real CherryPy:

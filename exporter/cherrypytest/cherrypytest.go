@@ -1,5 +1,6 @@
-// Package cherrypytest runs examples/cherrypy/app.py for tests: a real CherryPy on free
-// loopback ports, stopped when the test ends, and raw slow requests that occupy its threads.
+// Package cherrypytest runs examples/cherrypy/app.py for tests, as net/http/httptest runs
+// servers: a real CherryPy on free loopback ports, stopped when the test ends, and raw slow
+// requests that occupy its threads. It is meant for tests only.
 package cherrypytest
 
 import (
@@ -55,7 +56,7 @@ func FreePort(t testing.TB) int {
 // AppPath is the example application's file.
 func AppPath() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", "..", "examples", "cherrypy", "app.py")
+	return filepath.Join(filepath.Dir(file), "..", "..", "examples", "cherrypy", "app.py")
 }
 
 // App is one running example application.
