@@ -121,7 +121,7 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 		return errors.New("no targets or target_patterns: the module would refuse every target")
 	}
 	for _, t := range m.Targets {
-		if err := checkTargetURL(t); err != nil {
+		if err := CheckTargetURL(t); err != nil {
 			return err
 		}
 	}
@@ -146,7 +146,8 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 	return nil
 }
 
-func checkTargetURL(target string) error {
+// CheckTargetURL reports whether target is an absolute http:// or https:// URL.
+func CheckTargetURL(target string) error {
 	u, err := url.Parse(target)
 	if err != nil {
 		return fmt.Errorf("target %q: %w", target, err)

@@ -69,6 +69,10 @@ func main() {
 	)
 	var target *exporter.Target
 	if *cherrypyURI != "" {
+		if err := exporter.CheckTargetURL(*cherrypyURI); err != nil {
+			logger.Error("Invalid --cherrypy.scrape-uri", "err", err)
+			os.Exit(1)
+		}
 		target = &exporter.Target{
 			Source:  sources[cherrypy.Name],
 			Client:  &http.Client{},

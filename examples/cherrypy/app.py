@@ -18,7 +18,10 @@ CLI (kept stable: poolwatch's tests run exactly this)::
         --threads N
 
 Endpoints on the main server: ``/`` (answers at once) and ``/slow?seconds=X`` (answers after
-X seconds, or as soon as the process is asked to stop). Stats: ``http://HOST:S/cpstats/data``.
+X seconds, or as soon as the process is asked to stop). Stats: ``http://HOST:S/cpstats/data``,
+only on the stats port (the application answers 404 there, and /cpstats 404 on the main port).
+Optional: ``--stats-threads`` (default 2) and ``--extra-bind HOST:PORT|PATH`` (repeatable: the
+application on one more 2-thread server, a path being a unix socket).
 The process exits cleanly on SIGTERM or SIGINT.
 """
 
@@ -51,6 +54,22 @@ class App:
         delay = min(max(delay, 0.0), 600.0)
         stopping.wait(delay)
         return 'slept %.3f\n' % delay
+
+
+def only_on_port(port):
+    """Answer 404 unless the request came in on port (a tool, see main)."""
+    if cherrypy.request.local.port != port:
+        raise cherrypy.NotFound()
+
+
+def not_on_port(port):
+    """Answer 404 if the request came in on port (a tool, see main)."""
+    if cherrypy.request.local.port == port:
+        raise cherrypy.NotFound()
+
+
+cherrypy.tools.only_on_port = cherrypy.Tool('on_start_resource', only_on_port)
+cherrypy.tools.not_on_port = cherrypy.Tool('on_start_resource', not_on_port)
 
 
 def parse_bind(value):
@@ -100,9 +119,18 @@ def main():
         'log.access_file': '',
         'log.error_file': '',
     })
-    cherrypy.tree.mount(App(), '/', {'/': {'tools.cpstats.on': True}})
-    # Every server serves the whole tree; only the stats server's port should be scraped.
-    cherrypy.tree.mount(cpstats.StatsPage(), '/cpstats')
+    # Every server serves the whole tree. The two tools keep the application off the stats
+    # server (so that load cannot take its threads) and the stats page off the application's
+    # servers (so that nobody scrapes it where exhaustion would hide it).
+    cherrypy.tree.mount(App(), '/', {'/': {
+        'tools.cpstats.on': True,
+        'tools.not_on_port.on': True,
+        'tools.not_on_port.port': args.stats_port,
+    }})
+    cherrypy.tree.mount(cpstats.StatsPage(), '/cpstats', {'/': {
+        'tools.only_on_port.on': True,
+        'tools.only_on_port.port': args.stats_port,
+    }})
 
     add_server((args.host, args.stats_port), args.stats_threads)
     for bind in args.extra_bind:
