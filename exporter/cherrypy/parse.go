@@ -36,6 +36,9 @@ type server struct {
 
 // appStats is the part of "CherryPy Applications" the contract uses.
 type appStats struct {
+	// Enabled is false while collection is paused from the stats page: the counts then
+	// freeze while the pool keeps working, so they are left out.
+	Enabled         *bool    `json:"Enabled"`
 	TotalRequests   *float64 `json:"Total Requests"`
 	CurrentRequests *float64 `json:"Current Requests"`
 	// Requests holds the last request of every thread that ran one, in progress or not.
@@ -185,6 +188,9 @@ func addAppStats(p *exporter.Pool, raw json.RawMessage) error {
 	var a appStats
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return err
+	}
+	if a.Enabled != nil && !*a.Enabled {
+		return errors.New("collection is paused (Enabled is false)")
 	}
 	if a.TotalRequests == nil || a.CurrentRequests == nil {
 		return errors.New(`"Total Requests" or "Current Requests" is missing`)

@@ -199,6 +199,7 @@ func TestParseApplicationNonsense(t *testing.T) {
 			}
 		},
 		"requests not a dict": func(_, _, a map[string]any) { a["Requests"] = []any{1.0} },
+		"collection paused":   func(_, _, a map[string]any) { a["Enabled"] = false },
 	} {
 		t.Run(name, func(t *testing.T) {
 			pools, skipped, err := Parse(mutate(t, f))
