@@ -62,25 +62,65 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, fmt.Errorf("malformed cpstats JSON: %w", err)
 	}
+	if !hasServer(doc) {
+		return nil, nil, ErrNotCPStats
+	}
+	candidates, threadsUnknown, skipped := readServers(doc)
+
+	if raw, ok := doc[appKey]; ok {
+		main := mainServer(candidates)
+		switch {
+		case main < 0 || candidates[main].err != nil:
+			// Given to another pool, the process-wide series would jump from pool to pool.
+		case threadsUnknown:
+			skipped = append(skipped, fmt.Errorf("%s: left out, since a server with an unknown thread count may be the main one", appKey))
+		default:
+			if err := addAppStats(&candidates[main].pool, raw); err != nil {
+				skipped = append(skipped, fmt.Errorf("%s: %w; its series are left out", appKey, err))
+			}
+		}
+	}
+
+	for _, c := range candidates {
+		if c.err != nil {
+			skipped = append(skipped, c.err)
+			continue
+		}
+		pools = append(pools, c.pool)
+	}
+	if len(pools) == 0 && len(skipped) > 0 {
+		return nil, skipped, fmt.Errorf("no valid cheroot server in cpstats: %w", errors.Join(skipped...))
+	}
+	return pools, skipped, nil
+}
+
+// candidate is one running cheroot server: its pool, or why it cannot be one.
+type candidate struct {
+	pool    exporter.Pool
+	threads float64
+	err     error
+}
+
+func hasServer(doc map[string]json.RawMessage) bool {
+	for k := range doc {
+		if strings.HasPrefix(k, serverKeyPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// readServers maps every running server of doc, in key order. threadsUnknown is set when
+// some server's size cannot be read, so that which one is the main server is unknown too.
+// skipped holds the servers that are not even candidates.
+func readServers(doc map[string]json.RawMessage) (candidates []candidate, threadsUnknown bool, skipped []error) {
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
 		if strings.HasPrefix(k, serverKeyPrefix) {
 			keys = append(keys, k)
 		}
 	}
-	if len(keys) == 0 {
-		return nil, nil, ErrNotCPStats
-	}
 	sort.Strings(keys)
-
-	type candidate struct {
-		pool    exporter.Pool
-		threads float64
-		err     error
-	}
-	var candidates []candidate
-	// threadsUnknown: some server's size is unknown, so which one is the main server is too.
-	threadsUnknown := false
 	for _, k := range keys {
 		var s server
 		if err := json.Unmarshal(doc[k], &s); err != nil {
@@ -99,8 +139,7 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		}
 		if s.Threads == nil {
 			threadsUnknown = true
-		}
-		if s.Threads != nil && *s.Threads == 0 {
+		} else if *s.Threads == 0 {
 			// A stopped server keeps its entry in logging.statistics with no threads left
 			// (e.g. after an engine restart); it is no pool any more.
 			continue
@@ -115,7 +154,12 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		}
 		candidates = append(candidates, candidate{pool: p, threads: threads, err: err})
 	}
+	return candidates, threadsUnknown, skipped
+}
 
+// mainServer is the index of the candidate with the most threads (ties: lowest pool name),
+// or -1 if there is none.
+func mainServer(candidates []candidate) int {
 	main := -1
 	for i, c := range candidates {
 		if main < 0 || c.threads > candidates[main].threads ||
@@ -123,26 +167,7 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 			main = i
 		}
 	}
-	if raw, ok := doc[appKey]; ok && main >= 0 && candidates[main].err == nil {
-		// Given to another pool, the process-wide series would jump from pool to pool.
-		if threadsUnknown {
-			skipped = append(skipped, fmt.Errorf("%s: left out, since a server with an unknown thread count may be the main one", appKey))
-		} else if err := addAppStats(&candidates[main].pool, raw); err != nil {
-			skipped = append(skipped, fmt.Errorf("%s: %w; its series are left out", appKey, err))
-		}
-	}
-
-	for _, c := range candidates {
-		if c.err != nil {
-			skipped = append(skipped, c.err)
-			continue
-		}
-		pools = append(pools, c.pool)
-	}
-	if len(pools) == 0 && len(skipped) > 0 {
-		return nil, skipped, fmt.Errorf("no valid cheroot server in cpstats: %w", errors.Join(skipped...))
-	}
-	return pools, skipped, nil
+	return main
 }
 
 // serverPool maps one cheroot server. It checks what the generic Pool.Validate cannot word

@@ -293,3 +293,15 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkParse measures the exporter's own cost per scrape of one captured page.
+func BenchmarkParse(b *testing.B) {
+	data := load(b, "servers.json")
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Parse(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
