@@ -95,3 +95,14 @@ func TestConfigStoreKeepsOldConfigOnBadReload(t *testing.T) {
 		t.Error("a bad reload dropped the working configuration")
 	}
 }
+
+// The example shipped next to the CherryPy example app must stay valid.
+func TestLoadShippedExampleConfig(t *testing.T) {
+	cfg, err := LoadConfig("../examples/cherrypy/poolwatch_exporter.yml", testSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := cfg.Modules["cherrypy"]; m == nil || !m.Allows("http://127.0.0.1:8081/cpstats/data") {
+		t.Errorf("the example's cherrypy module does not allow the example app's stats page")
+	}
+}
