@@ -61,12 +61,17 @@ func TestCherryPyExhaustionThroughExporter(t *testing.T) {
 	if !ok {
 		t.Fatal("no oldest running age")
 	}
+	busySeconds1, _ := s.value("workerpool_busy_seconds_total", "pool", mainPool)
 	time.Sleep(1100 * time.Millisecond)
 	_, body := get(t, client, metricsURL)
 	s = parse(t, body)
 	age2, _ := s.value("workerpool_oldest_running_task_age_seconds", "pool", mainPool)
 	if age2 < age1+1 {
 		t.Errorf("oldest running age went from %v to %v over 1.1 s, want it to grow by >= 1 s", age1, age2)
+	}
+	// 4 busy threads for 1.1 s: the counter includes work in progress, so it moves by ~4.4.
+	if busySeconds2, _ := s.value("workerpool_busy_seconds_total", "pool", mainPool); busySeconds2-busySeconds1 < threads*1.0 {
+		t.Errorf("busy seconds went from %v to %v, want >= %d more", busySeconds1, busySeconds2, threads)
 	}
 	if busy, _ := s.value("workerpool_busy_workers", "pool", mainPool); busy != threads {
 		t.Errorf("busy = %v on the second scrape", busy)
