@@ -18,28 +18,34 @@
 //
 // # What is shrunk, and why it is still the shipped tuning
 //
-// The mixin's windows are minutes long (rate over 5m, forecasts over 10m, `for: 2m`). The test
-// divides every duration knob of the mixin's _config (every field ending in Window, Horizon or
-// For: rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
-// exhaustedWindow 2m→8s, exhaustedFor 1m→4s, and so on; the run logs the full list) by
-// timeScale = 15, reading the defaults from the mixin itself and rendering through its own
-// override mechanism (mixin/generate.sh --rules-only DIR OVERRIDES). Prometheus scrapes and
-// evaluates every 1 s instead of every 15 s, so one second of the test is fifteen seconds of
-// production and every window holds as many samples as it would there. Levels (predictLevel,
-// saturatedLevel) are not touched, nor thresholds in seconds of wait or run time
-// (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds): those are about what
-// a user waits, and the test's users wait in real seconds.
+// The mixin's windows are minutes long (rate over 5m, forecasts over 10m, `for: 2m`). The
+// test reads the mixin's own defaults (`(import 'mixin.libsonnet')._config`), divides every
+// duration knob, i.e. every _config field ending in Window, Horizon or For, by timeScale = 15
+// (rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
+// saturatedFor 5m→20s, exhaustedWindow 2m→8s, stalledWindow 5m→20s, the burn-rate windows
+// 5m/1h/30m/6h→20s/240s/120s/1440s, and so on; each run logs the full list) and renders the
+// rules through the mixin's override mechanism (mixin/generate.sh --rules-only DIR
+// OVERRIDES). Prometheus scrapes and evaluates every 1 s instead of every 15 s, so every
+// window holds as many samples as it would in production: one second of the test is fifteen
+// seconds of a real deployment, and a retuned default is tested as shipped. Levels
+// (predictLevel, saturatedLevel, ...) are not touched, nor thresholds in seconds of wait or
+// run time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds): those are
+// about what a user waits, and the test's users wait in real seconds.
 //
-// The load is the mixin's cherrypy-ramp scenario sped up by the same factor: arrivals of
-// one-second requests climb from 30% to 150% of the pool's capacity over 175 s. It is open
-// loop (requests start on schedule whether or not earlier ones finished, as independent users
-// do), each request has a 10 s client timeout, keep-alive is off (an idle kept-alive
-// connection would itself hold a cheroot worker), and it is bounded: at most 4000 requests,
-// 300 in flight and 5 minutes, to loopback only. The client timeout is not scaled, so once
-// the pool saturates its queue takes as long to reach 10 s of wait as it would in production:
-// the lead measured here is therefore longer, relative to the ramp, than production would see
-// on a ramp fifteen times slower; the printed "min at production speed" figure is the lead
-// times timeScale and is an upper estimate, not a measurement.
+// The load follows the shape of the mixin's cherrypy-ramp scenario, sped up: arrivals of
+// one-second requests climb linearly from 30% to 150% of the pool's capacity over 175 s, then
+// hold. It is open loop (requests start on schedule whether or not earlier ones finished, as
+// independent users do), each request has a 10 s client timeout, keep-alive is off (an idle
+// kept-alive connection would itself hold a cheroot worker), and it is bounded: at most 4000
+// requests, 300 in flight and 5 minutes, to loopback only. The client timeout is not scaled,
+// so once the pool fills, its queue takes as long to reach 10 s of wait as it would in
+// production; the lead measured here is therefore not a production lead multiplied by 15.
+// It shows the order of events a user sees, with real seconds between them.
+//
+// CherryPy needs the CPU it is given: on a host busy with other work its accept loop and
+// threads are starved, the pool fills at a fraction of its nominal capacity and the ramp
+// turns into a sudden overload that no forecast can precede. A failing run therefore logs the
+// host's load average and the arrival rate at which the pool first filled.
 //
 // # Why passing proves the user's path
 //

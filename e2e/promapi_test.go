@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // promAPI is the little of Prometheus' HTTP API the test needs.
@@ -116,4 +117,38 @@ func (p promAPI) rules(ctx context.Context) ([]ruleHealth, error) {
 		}
 	}
 	return out, nil
+}
+
+// firstTrue returns the first time in [start, end] at which expr (a filter such as `a >= b`)
+// returned any sample, evaluated every step.
+func (p promAPI) firstTrue(ctx context.Context, expr string, start, end time.Time, step time.Duration) (time.Time, bool, error) {
+	var data struct {
+		Result []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	params := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix()+1, 10)},
+		"step":  {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)},
+	}
+	if err := p.get(ctx, "/api/v1/query_range", params, &data); err != nil {
+		return time.Time{}, false, err
+	}
+	var first time.Time
+	for _, series := range data.Result {
+		if len(series.Values) == 0 {
+			continue
+		}
+		ts, ok := series.Values[0][0].(float64)
+		if !ok {
+			return time.Time{}, false, fmt.Errorf("query_range %q: timestamp %v", expr, series.Values[0][0])
+		}
+		at := time.Unix(0, int64(ts*float64(time.Second)))
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first, !first.IsZero(), nil
 }
