@@ -65,7 +65,9 @@
 // so a scrape always satisfies busy <= workers <= max_workers, queued <= max_queued (when
 // bounded) and submitted = completed + rejected + busy + queued.
 //
-// Histograms have the classic buckets of the contract (contract.Buckets: 1 ms to 120 s).
+// Histograms have classic buckets at 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+// 1, 2.5, 5, 10, 30, 60 and 120 seconds: every boundary of the contract, so that wait-time
+// objectives at those thresholds are exact.
 // workerpool_max_queued_tasks is absent when the queue is unbounded.
 //
 // Many pools can be registered in one registry: the pool name is a constant label of each

@@ -84,7 +84,7 @@ func TestTrackerAroundSemaphore(t *testing.T) {
 		wg.Go(func() { run(context.Background(), func() { <-hold }) })
 	}
 	waitFor(t, "both slots taken", func() bool { return gather(t, tr).value(t, contract.BusyWorkers) == slots })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	for range 3 {
 		wg.Go(func() { run(ctx, func() {}) })
@@ -106,7 +106,7 @@ func TestTrackerAroundSemaphore(t *testing.T) {
 	if got := s2.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess); got != slots {
 		t.Errorf("completed = %v, want %d", got, slots)
 	}
-	if got := s2.value(t, contract.SaturatedSecondsTotal); got < 0.02 {
-		t.Errorf("saturated %v s, want at least the 20 ms the waiters waited", got)
+	if got := s2.value(t, contract.SaturatedSecondsTotal); got < 0.5 {
+		t.Errorf("saturated %v s, want at least the 500 ms the waiters waited", got)
 	}
 }

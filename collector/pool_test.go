@@ -165,7 +165,7 @@ func TestPoolQueueFullAndContextEndWhileQueued(t *testing.T) {
 	var ran atomic.Int32
 	count := func(context.Context) error { ran.Add(1); return nil }
 
-	short, cancelShort := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelShort()
 	canceled, cancel := context.WithCancel(context.Background())
 	if err := p.Submit(short, count); err != nil {
@@ -225,7 +225,7 @@ func TestPoolShutdownMidwayLosesNothing(t *testing.T) {
 			for i := range n / 4 {
 				err := p.Submit(context.Background(), func(context.Context) error {
 					ran.Add(1)
-					time.Sleep(time.Duration(50+(g*i)%200) * time.Microsecond)
+					time.Sleep(time.Duration(200+(g*i)%400) * time.Microsecond)
 					return nil
 				})
 				if err != nil {
