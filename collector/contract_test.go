@@ -1,9 +1,11 @@
 package collector
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
 	"github.com/prometheus/client_golang/prometheus"
@@ -211,6 +213,30 @@ func TestRegisterRuntimeMetrics(t *testing.T) {
 	} {
 		if !names[name] {
 			t.Errorf("%s missing", name)
+		}
+	}
+}
+
+// With native histograms on, the classic buckets stay, the native schema is there, and the
+// counts still agree with the counters of the same scrape.
+func TestNativeHistogramsKeepClassicBuckets(t *testing.T) {
+	p := NewPool("native", 2, WithQueueSize(10), WithNativeHistograms(1.1))
+	for i := range 50 {
+		_ = p.Submit(context.Background(), func(context.Context) error {
+			time.Sleep(time.Duration(i%5) * time.Millisecond)
+			return nil
+		})
+	}
+	mid := gather(t, p)
+	checkInvariants(t, mid, nil, false)
+	shutdown(t, p)
+	s := gather(t, p)
+	checkContract(t, s, "native", true)
+	checkInvariants(t, s, mid, true)
+	for _, name := range []string{contract.TaskWaitSeconds, contract.TaskDurationSeconds} {
+		h := s.histogram(t, name)
+		if h.Schema == nil || h.GetSampleCount() != 50 {
+			t.Errorf("%s: schema %v, count %d; want a native histogram of 50 tasks", name, h.Schema, h.GetSampleCount())
 		}
 	}
 }

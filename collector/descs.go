@@ -71,8 +71,13 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s *snapshot) {
 	for i, n := range s.rejected {
 		counter(d.rejected, float64(n), contract.Reasons[i])
 	}
-	ch <- prometheus.MustNewConstHistogram(d.wait, s.wait.count, s.wait.sum, s.wait.cumulative())
-	ch <- prometheus.MustNewConstHistogram(d.duration, s.duration.count, s.duration.sum, s.duration.cumulative())
+	if s.nativeWait != nil && s.nativeDuration != nil {
+		ch <- frozenMetric{d.wait, s.nativeWait}
+		ch <- frozenMetric{d.duration, s.nativeDuration}
+	} else {
+		ch <- prometheus.MustNewConstHistogram(d.wait, s.wait.count, s.wait.sum, s.wait.cumulative())
+		ch <- prometheus.MustNewConstHistogram(d.duration, s.duration.count, s.duration.sum, s.duration.cumulative())
+	}
 	counter(d.busySeconds, s.busySeconds)
 	counter(d.saturatedSeconds, s.saturatedSeconds)
 	gauge(d.oldestQueued, s.oldestQueued)

@@ -1,6 +1,12 @@
 package collector
 
-import "github.com/poolwatch/poolwatch/internal/contract"
+import (
+	"time"
+
+	"github.com/poolwatch/poolwatch/internal/contract"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
 
 // histogram is a classic histogram with the contract's buckets, updated under the tracker's
 // lock. Keeping it there (rather than in a prometheus.Histogram) makes a scrape consistent:
@@ -48,4 +54,48 @@ func (h *histogram) clone() histogram {
 	c := *h
 	c.counts = append([]uint64(nil), h.counts...)
 	return c
+}
+
+// newNative returns the client_golang histogram that backs a native histogram, or nil when
+// they are not wanted. It is observed under the tracker's lock, like the classic one, and
+// written out under it too, so native and classic views of one scrape agree.
+func newNative(name, pool string, factor float64) prometheus.Histogram {
+	if factor <= 1 {
+		return nil
+	}
+	return prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:                            name,
+		Help:                            contract.Help[name],
+		ConstLabels:                     prometheus.Labels{contract.LabelPool: pool},
+		Buckets:                         contract.Buckets,
+		NativeHistogramBucketFactor:     factor,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	})
+}
+
+// frozenMetric is a metric written out under the tracker's lock, sent after it is released.
+type frozenMetric struct {
+	desc *prometheus.Desc
+	m    *dto.Metric
+}
+
+func (f frozenMetric) Desc() *prometheus.Desc { return f.desc }
+
+func (f frozenMetric) Write(out *dto.Metric) error {
+	out.Label = f.m.Label
+	out.Histogram = f.m.Histogram
+	return nil
+}
+
+// freeze writes h out now; nil when h is nil.
+func freeze(h prometheus.Histogram) *dto.Metric {
+	if h == nil {
+		return nil
+	}
+	m := &dto.Metric{}
+	if err := h.Write(m); err != nil {
+		return nil
+	}
+	return m
 }

@@ -39,7 +39,7 @@ type waiter struct {
 
 // NewLimiter returns a Limiter called name (its "pool" label) that runs at most maxConcurrent
 // (at least 1) requests at once. Options: WithQueueSize (default unbounded), WithMaxWait
-// (default: as long as the client waits), WithRetryAfter, WithClock.
+// (default: as long as the client waits), WithRetryAfter, WithNativeHistograms, WithClock.
 func NewLimiter(name string, maxConcurrent int, opts ...Option) *Limiter {
 	if maxConcurrent < 1 {
 		panic(fmt.Sprintf("collector: NewLimiter %q with %d slots, need at least 1", name, maxConcurrent))

@@ -14,6 +14,7 @@ type config struct {
 	panicHandler func(any)
 	maxWait      time.Duration
 	retryAfter   time.Duration
+	nativeFactor float64
 }
 
 func newConfig(opts []Option) config {
@@ -64,4 +65,13 @@ func WithMaxWait(d time.Duration) Option {
 // seconds (at least 1). The default is the max wait, or 1 second without one. Limiter only.
 func WithRetryAfter(d time.Duration) Option {
 	return func(c *config) { c.retryAfter = d }
+}
+
+// WithNativeHistograms makes the wait and duration histograms native histograms as well as
+// classic ones (the classic buckets stay, so that rules written against them keep working),
+// with the given bucket growth factor (1.1 is a common choice; values <= 1 are ignored), at
+// most 160 buckets, and a reset at most once an hour when more are needed.
+// Prometheus keeps them only when scraping with native histograms enabled.
+func WithNativeHistograms(factor float64) Option {
+	return func(c *config) { c.nativeFactor = factor }
 }

@@ -51,7 +51,7 @@ type worker struct {
 }
 
 // NewPool starts a pool called name (its "pool" label) with the given number of workers,
-// which must be at least 1. Options: WithQueueSize, WithPanicHandler, WithClock.
+// which must be at least 1. Options: WithQueueSize, WithPanicHandler, WithNativeHistograms, WithClock.
 func NewPool(name string, workers int, opts ...Option) *Pool {
 	if workers < 1 {
 		panic(fmt.Sprintf("collector: NewPool %q with %d workers, need at least 1", name, workers))

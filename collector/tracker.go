@@ -4,7 +4,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolwatch/poolwatch/internal/contract"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Tracker instruments a pool that you already have (pond, ants, a semaphore, a hand-rolled
@@ -21,6 +23,8 @@ type Tracker struct {
 	maxQueued int // < 0: unbounded, the series is not exposed
 	clock     clock
 	descs     descs
+	// Native histograms, nil unless WithNativeHistograms asked for them.
+	nativeWait, nativeDuration prometheus.Histogram
 
 	mu sync.Mutex
 	s  trackerState
@@ -46,7 +50,7 @@ type trackerState struct {
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
-// says otherwise. Options: WithQueueSize (the capacity to expose), WithClock.
+// says otherwise. Options: WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
 func NewTracker(name string, maxWorkers int, opts ...Option) *Tracker {
 	return newTracker(name, maxWorkers, newConfig(opts))
 }
@@ -60,11 +64,13 @@ func newTracker(name string, maxWorkers int, c config) *Tracker {
 		queuedCap = 16
 	}
 	return &Tracker{
-		name:      name,
-		max:       maxWorkers,
-		maxQueued: c.queueSize,
-		clock:     newClock(c.clock),
-		descs:     newDescs(name),
+		name:           name,
+		max:            maxWorkers,
+		maxQueued:      c.queueSize,
+		clock:          newClock(c.clock),
+		descs:          newDescs(name),
+		nativeWait:     newNative(contract.TaskWaitSeconds, name, c.nativeFactor),
+		nativeDuration: newNative(contract.TaskDurationSeconds, name, c.nativeFactor),
 		s: trackerState{
 			workers:  maxWorkers,
 			wait:     newHistogram(),
@@ -129,7 +135,11 @@ func (t *Tracker) startLocked(k *Ticket, now int64) {
 	k.slot, k.gen = t.s.running.add(now)
 	k.started = now
 	k.state = ticketRunning
-	t.s.wait.observe(seconds(now - k.submitted))
+	wait := seconds(now - k.submitted)
+	t.s.wait.observe(wait)
+	if t.nativeWait != nil {
+		t.nativeWait.Observe(wait)
+	}
 }
 
 func (t *Tracker) finishLocked(k *Ticket, o Outcome, now int64) {
@@ -144,7 +154,11 @@ func (t *Tracker) finishLocked(k *Ticket, o Outcome, now int64) {
 	t.s.busy--
 	t.s.completed[o]++
 	k.state = ticketDone
-	t.s.duration.observe(seconds(now - k.started))
+	d := seconds(now - k.started)
+	t.s.duration.observe(d)
+	if t.nativeDuration != nil {
+		t.nativeDuration.Observe(d)
+	}
 }
 
 func (t *Tracker) abandonLocked(k *Ticket, r Reason) {
@@ -207,6 +221,7 @@ type snapshot struct {
 	wait, duration                        histogram
 	busySeconds, saturatedSeconds         float64
 	oldestQueued, oldestRunning           float64
+	nativeWait, nativeDuration            *dto.Metric // nil unless native histograms are on
 }
 
 func (t *Tracker) snapshot() snapshot {
@@ -228,6 +243,8 @@ func (t *Tracker) snapshot() snapshot {
 		duration:         s.duration.clone(),
 		busySeconds:      s.busySeconds,
 		saturatedSeconds: s.saturatedSeconds,
+		nativeWait:       freeze(t.nativeWait),
+		nativeDuration:   freeze(t.nativeDuration),
 	}
 	if at, ok := s.queued.oldest(); ok {
 		snap.oldestQueued = seconds(now - at)
