@@ -153,7 +153,7 @@ func TestPageArrivesBeforeStall(t *testing.T) {
 	stall := watch(t, run, hook, api, cherrypyPool)
 	run.Stop()
 
-	if t.Failed() || !checkTimeline(t, run, hook, cherrypyPool, stall) {
+	if passed := checkTimeline(t, run, hook, cherrypyPool, stall); !passed || t.Failed() {
 		explainStarvation(t, api, run, cherrypyPool)
 	}
 	checkDemo(t, api)
