@@ -28,7 +28,7 @@
     predictLevel: 0.7,
     predictWindow: '10m',
     predictHorizon: '15m',
-    predictFor: '2m',
+    predictFor: '1m',
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.
@@ -95,6 +95,11 @@
     statsDownLevel: 0.9,
     recentWindow: '10m',
     statsDownFor: '0s',
+    // Stats silent (warning): the same silence without saturation seen before it; the pool
+    // label comes from the pool's series within statsSilentLookback. A stats page served by
+    // its own pool can go silent before a scrape ever saw the pool saturated (a sudden burst).
+    statsSilentLookback: '1h',
+    statsSilentFor: '0s',
 
     // Severities: warning pages before the stall, critical at it; info is never routed.
     severityWarning: 'warning',

@@ -235,6 +235,22 @@ local util = import '../lib/util.libsonnet';
             description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s, and pool {{ $labels.pool }} was {{ $value | humanizePercentage }} busy within the last %(recentWindow)s: it is most likely exhausted and cannot serve its own stats page.' % f,
           },
         },
+        {
+          alert: 'WorkerPoolStatsSilent',
+          // Without the stats the other alerts go blind; a stats page served by its own pool
+          // also goes silent when a sudden burst exhausts the pool between two scrapes.
+          expr: |||
+            max_over_time(workerpool_max_workers{%(p)s}[%(statsSilentLookback)s])
+            and on (%(on)s)
+            max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s]) == 0
+          ||| % f,
+          'for': c.statsSilentFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'Pool stats stopped answering.',
+            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s; pool {{ $labels.pool }} ({{ $value }} workers) is not watched any more, and if its stats page is served by the pool itself, the pool is probably exhausted.' % f,
+          },
+        },
       ]),
     }],
   },
