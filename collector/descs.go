@@ -75,8 +75,8 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s *snapshot) {
 		ch <- frozenMetric{d.wait, s.nativeWait}
 		ch <- frozenMetric{d.duration, s.nativeDuration}
 	} else {
-		ch <- prometheus.MustNewConstHistogram(d.wait, s.wait.count, s.wait.sum, s.wait.cumulative())
-		ch <- prometheus.MustNewConstHistogram(d.duration, s.duration.count, s.duration.sum, s.duration.cumulative())
+		ch <- prometheus.MustNewConstHistogram(d.wait, s.wait.count, s.wait.sum(), s.wait.cumulative())
+		ch <- prometheus.MustNewConstHistogram(d.duration, s.duration.count, s.duration.sum(), s.duration.cumulative())
 	}
 	counter(d.busySeconds, s.busySeconds)
 	counter(d.saturatedSeconds, s.saturatedSeconds)

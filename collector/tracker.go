@@ -39,13 +39,15 @@ type trackerState struct {
 	rejected  [numReasons]uint64
 	wait      histogram
 	duration  histogram
-	// Integrals of busy workers and of saturation, folded in at every change of busy and at
-	// every scrape; last is the time (clock nanoseconds) up to which they are folded.
-	busySeconds      float64
-	saturatedSeconds float64
-	last             int64
-	queued           timeSet
-	running          timeSet
+	// Integrals of busy workers and of saturation in nanoseconds, folded in at every change of
+	// busy and at every scrape; last is the time (clock nanoseconds) up to which they are
+	// folded. Busy time is a float: worker-nanoseconds outgrow an int64 in ~100 days at 1000
+	// workers; saturated time cannot exceed the process's uptime.
+	busyNanos      float64
+	saturatedNanos int64
+	last           int64
+	queued         timeSet
+	running        timeSet
 }
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
@@ -135,10 +137,10 @@ func (t *Tracker) startLocked(k *Ticket, now int64) {
 	k.slot, k.gen = t.s.running.add(now)
 	k.started = now
 	k.state = ticketRunning
-	wait := seconds(now - k.submitted)
+	wait := max(now-k.submitted, 0)
 	t.s.wait.observe(wait)
 	if t.nativeWait != nil {
-		t.nativeWait.Observe(wait)
+		t.nativeWait.Observe(seconds(wait))
 	}
 }
 
@@ -154,10 +156,10 @@ func (t *Tracker) finishLocked(k *Ticket, o Outcome, now int64) {
 	t.s.busy--
 	t.s.completed[o]++
 	k.state = ticketDone
-	d := seconds(now - k.started)
+	d := max(now-k.started, 0)
 	t.s.duration.observe(d)
 	if t.nativeDuration != nil {
-		t.nativeDuration.Observe(d)
+		t.nativeDuration.Observe(seconds(d))
 	}
 }
 
@@ -181,11 +183,11 @@ func (t *Tracker) advanceLocked(now int64) int64 {
 	if now <= s.last {
 		return s.last
 	}
-	dt := float64(now-s.last) / float64(time.Second)
+	dt := now - s.last
 	if s.busy > 0 {
-		s.busySeconds += float64(s.busy) * dt
+		s.busyNanos += float64(int64(s.busy) * dt)
 		if s.busy >= t.max {
-			s.saturatedSeconds += dt
+			s.saturatedNanos += dt
 		}
 	}
 	s.last = now
@@ -241,8 +243,8 @@ func (t *Tracker) snapshot() snapshot {
 		rejected:         s.rejected,
 		wait:             s.wait.clone(),
 		duration:         s.duration.clone(),
-		busySeconds:      s.busySeconds,
-		saturatedSeconds: s.saturatedSeconds,
+		busySeconds:      s.busyNanos / float64(time.Second),
+		saturatedSeconds: seconds(s.saturatedNanos),
 		nativeWait:       freeze(t.nativeWait),
 		nativeDuration:   freeze(t.nativeDuration),
 	}
