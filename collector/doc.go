@@ -44,7 +44,10 @@
 //	prometheus.MustRegister(tr)
 //
 //	k := tr.Submit()
-//	if _, ok := pool.TrySubmit(func() { k.Run(func() error { return render(ctx, id) }) }); !ok {
+//	if _, ok := pool.TrySubmit(func() {
+//		k := k // the closure holds the ticket by value
+//		k.Run(func() error { return render(ctx, id) })
+//	}); !ok {
 //		k.Reject(collector.RejectedQueueFull)
 //	}
 //

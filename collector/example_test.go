@@ -76,6 +76,7 @@ func ExampleTracker() {
 	for range 10 {
 		k := tracker.Submit()
 		if _, ok := pool.TrySubmit(func() {
+			k := k                                 // held by value: no allocation for the ticket
 			_ = k.Run(func() error { return nil }) // Start, call, Finish with its outcome
 		}); !ok {
 			k.Reject(collector.RejectedQueueFull)

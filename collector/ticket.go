@@ -5,7 +5,9 @@ package collector
 // acts once and only in the right state (Start on a queued ticket, Finish on a started one,
 // Reject on a queued one); a call out of order, a second call or a call on a copy whose
 // original already moved on is ignored, so a misuse cannot corrupt the pool's numbers.
-// A Ticket is used by one goroutine at a time.
+// A Ticket is used by one goroutine at a time. A closure that calls its methods holds it by
+// reference, which costs the ticket an allocation of its own; copy it first (k := k inside
+// the closure) and the closure holds it by value instead.
 type Ticket struct {
 	tr        *Tracker
 	submitted int64
