@@ -4,4 +4,4 @@
 (import 'config.libsonnet') +
 (import 'rules/rules.libsonnet') +
 (import 'alerts/alerts.libsonnet')
-+ { grafanaDashboards+:: {} }
++ (import 'dashboards/dashboards.libsonnet')

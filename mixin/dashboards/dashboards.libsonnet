@@ -1,0 +1,100 @@
+// The two dashboards: an overview of every pool, and the detail of the pools picked in the
+// variables. Queries read the contract's series and the mixin's recording rules only.
+local rules = import '../rules/rules.libsonnet';
+local g = import 'lib.libsonnet';
+
+{
+  grafanaDashboards+:: {
+    local c = $._config,
+    local n = rules.names(c),
+    local s = g.sel,
+    local inst = 'job=~"$job", instance=~"$instance"',
+    // go_* and poolwatch_up have no pool label: keep the processes that host a selected pool.
+    local withPool(expr, lookback='$__rate_interval') =
+      '%s * on (job, instance) group_left () group by (job, instance) (max_over_time(workerpool_max_workers{%s}[%s]))' % [expr, s, lookback],
+    local legend = '{{instance}} {{pool}}',
+    local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard' },
+    local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', includeVars: true, keepTime: true },
+
+    'poolwatch-overview.json': g.dashboard(
+      c, 'poolwatch-overview.json', 'poolwatch / Pools overview',
+      'Every worker pool at a glance: how busy, how often saturated, how long work waits, and what is firing.',
+      [
+        g.timeseries('Utilization', 'Mean busy workers over capacity, exact (rate of busy seconds over %s). Near 100%% waits grow without bound.' % c.rateWindow,
+                     'percentunit', [g.target('%s{%s}' % [n.utilization, s], legend)], min=0),
+        g.timeseries('Time saturated', 'Fraction of the last %s during which every worker was busy. Absent for sources without saturated seconds (CherryPy): see Utilization.' % c.rateWindow,
+                     'percentunit', [g.target('%s{%s}' % [n.saturation, s], legend)], min=0, max=1),
+        g.timeseries('Worst queue waits (p99)', 'The ten highest 99th percentiles of the time tasks waited for a worker (%s). Absent for sources without a wait histogram.' % c.rateWindow,
+                     's', [g.target('topk(10, %s{%s})' % [n.waitQuantile('99'), s], legend)], min=0),
+        g.timeseries('Queued tasks', 'Tasks accepted and waiting for a worker. A queue that keeps growing means arrivals exceed what the pool serves.',
+                     'short', [g.target('workerpool_queued_tasks{%s}' % s, legend)], min=0),
+        g.timeseries('Throughput', 'Tasks finished per second, every outcome (%s).' % c.rateWindow,
+                     'ops', [g.target('%s{%s}' % [n.throughput, s], legend)], min=0),
+        g.timeseries('Stats reads', 'poolwatch_up of the exporter targets hosting these pools: 0 means the stats could not be read, which for a stats page served by its own pool means it is exhausted.',
+                     'short', [g.target(withPool('poolwatch_up{%s}' % inst, '1h'), '{{instance}} {{source}}')], min=0, max=1),
+        g.table('Firing alerts', 'poolwatch alerts firing now for the selected pools, with their severity.',
+                'short', [g.target('ALERTS{alertstate="firing", alertname=~"WorkerPool.*", %s}' % s, '')]),
+      ],
+      links=[poolLink],
+    ),
+
+    'poolwatch-pool.json': g.dashboard(
+      c, 'poolwatch-pool.json', 'poolwatch / Pool detail',
+      'One pool in depth: workers, queue, waits, durations, outcomes, rejections and the Go runtime of its process.',
+      [
+        g.timeseries('Busy vs max workers', 'Workers running a task (sampled at scrape), the exact mean of busy workers over the rate interval, workers alive and capacity.',
+                     'short', [
+                       g.target('workerpool_busy_workers{%s}' % s, 'busy {{instance}} {{pool}}'),
+                       g.target('rate(workerpool_busy_seconds_total{%s}[$__rate_interval])' % s, 'mean busy {{instance}} {{pool}}'),
+                       g.target('workerpool_workers{%s}' % s, 'alive {{instance}} {{pool}}'),
+                       g.target('workerpool_max_workers{%s}' % s, 'max {{instance}} {{pool}}'),
+                     ], min=0),
+        g.timeseries('Utilization and saturation', 'Exact utilization and the fraction of time every worker was busy (%s; saturation absent for CherryPy).' % c.rateWindow,
+                     'percentunit', [
+                       g.target('%s{%s}' % [n.utilization, s], 'utilization {{instance}} {{pool}}'),
+                       g.target('%s{%s}' % [n.saturation, s], 'saturated {{instance}} {{pool}}'),
+                     ], min=0),
+        g.timeseries('Queue', 'Tasks waiting for a worker, and the queue capacity where it is bounded.',
+                     'short', [
+                       g.target('workerpool_queued_tasks{%s}' % s, 'queued {{instance}} {{pool}}'),
+                       g.target('workerpool_max_queued_tasks{%s}' % s, 'capacity {{instance}} {{pool}}'),
+                     ], min=0),
+        g.timeseries('Oldest queued and running task', 'How long the task at the head of the queue has waited, and how long the longest-running task has run: a rising running age is a hung worker.',
+                     's', [
+                       g.target('workerpool_oldest_queued_task_age_seconds{%s}' % s, 'queued {{instance}} {{pool}}'),
+                       g.target('workerpool_oldest_running_task_age_seconds{%s}' % s, 'running {{instance}} {{pool}}'),
+                     ], min=0),
+        g.heatmap('Queue wait', 'Distribution of the time from submission to start (classic buckets).',
+                  's', 'sum by (le) (rate(workerpool_task_wait_seconds_bucket{%s}[$__rate_interval]))' % s),
+        g.heatmap('Task duration', 'Distribution of the time from start to finish (classic buckets).',
+                  's', 'sum by (le) (rate(workerpool_task_duration_seconds_bucket{%s}[$__rate_interval]))' % s),
+        g.timeseries('Queue wait quantiles', 'Median, 90th and 99th percentile of the queue wait over %s.' % c.rateWindow,
+                     's', [
+                       g.target('%s{%s}' % [n.waitQuantile(q), s], 'p%s {{instance}} {{pool}}' % q)
+                       for q in ['50', '90', '99']
+                     ], min=0),
+        g.timeseries('Waits over the objective', 'Fraction of tasks that waited more than %ss (objective: %s%% within it) over %s; the burn-rate alerts compare it with the error budget.' % [c.waitObjectiveSeconds, c.waitObjectiveTarget * 100, c.rateWindow],
+                     'percentunit', [g.target('%s{%s}' % [n.waitOverObjective(c.rateWindow), s], legend)], min=0),
+        g.timeseries('Outcomes', 'Tasks finished per second by outcome: success, error, panic.',
+                     'ops', [g.target('sum by (job, instance, pool, outcome) (rate(workerpool_tasks_completed_total{%s}[$__rate_interval]))' % s, '{{outcome}} {{instance}} {{pool}}')], stack=true, min=0),
+        g.timeseries('Submitted and rejected', 'Tasks offered per second, and tasks rejected per second by reason (queue_full, timeout, canceled, closed).',
+                     'ops', [
+                       g.target('rate(workerpool_tasks_submitted_total{%s}[$__rate_interval])' % s, 'submitted {{instance}} {{pool}}'),
+                       g.target('sum by (job, instance, pool, reason) (rate(workerpool_tasks_rejected_total{%s}[$__rate_interval]))' % s, 'rejected {{reason}} {{instance}} {{pool}}'),
+                     ], min=0),
+        g.timeseries('Goroutines', 'Goroutines and OS threads of the processes hosting the pools, and goroutines ready to run: a count that only climbs is a leak.',
+                     'short', [
+                       g.target(withPool('go_goroutines{%s}' % inst), 'goroutines {{instance}}'),
+                       g.target(withPool('go_threads{%s}' % inst), 'threads {{instance}}'),
+                       g.target(withPool('go_sched_goroutines_runnable_goroutines{%s}' % inst), 'runnable {{instance}}'),
+                     ], min=0),
+        g.timeseries('Scheduler latency', 'How long goroutines waited to be scheduled (p50, p99): high values mean CPU starvation, not a full pool.',
+                     's', [
+                       g.target('histogram_quantile(0.%s, sum by (job, instance, le) (%s))' % [q, withPool('rate(go_sched_latencies_seconds_bucket{%s}[$__rate_interval])' % inst)], 'p%s {{instance}}' % q)
+                       for q in ['50', '99']
+                     ], min=0),
+      ],
+      links=[overviewLink],
+    ),
+  },
+}

@@ -1,0 +1,136 @@
+// The few Grafana building blocks the two dashboards need, written here instead of vendoring
+// grafonnet (jb cannot reach GitHub). They follow grafana/dashboard-linter's rules: every panel
+// reads the `datasource` variable and carries a unit and a description; every target uses
+// $__rate_interval and the job, instance and pool variables (lint_test.go checks both).
+{
+  local ds = { type: 'prometheus', uid: '${datasource}' },
+
+  // sel is the selector every query starts from.
+  sel:: 'job=~"$job", instance=~"$instance", pool=~"$pool"',
+
+  target(expr, legend, refId='A', format='time_series'):: {
+    datasource: ds,
+    expr: expr,
+    legendFormat: legend,
+    refId: refId,
+    format: format,
+  },
+
+  local targets(ts) = [ts[i] { refId: std.char(65 + i) } for i in std.range(0, std.length(ts) - 1)],
+
+  timeseries(title, description, unit, ts, stack=false, min=null, max=null):: {
+    type: 'timeseries',
+    title: title,
+    description: description,
+    datasource: ds,
+    targets: targets(ts),
+    fieldConfig: {
+      defaults: {
+        unit: unit,
+        [if min != null then 'min']: min,
+        [if max != null then 'max']: max,
+        custom: {
+          lineWidth: 1,
+          fillOpacity: if stack then 20 else 0,
+          stacking: { mode: if stack then 'normal' else 'none' },
+          showPoints: 'never',
+        },
+      },
+      overrides: [],
+    },
+    options: {
+      legend: { displayMode: 'table', placement: 'bottom', calcs: ['lastNotNull', 'max'] },
+      tooltip: { mode: 'multi', sort: 'desc' },
+    },
+  },
+
+  // A heatmap of a classic histogram: increase per bucket, le as the y axis.
+  heatmap(title, description, unit, expr):: {
+    type: 'heatmap',
+    title: title,
+    description: description,
+    datasource: ds,
+    targets: targets([$.target(expr, '{{le}}', format='heatmap')]),
+    fieldConfig: { defaults: { unit: unit }, overrides: [] },
+    options: {
+      calculate: false,
+      yAxis: { unit: unit },
+      cellGap: 1,
+      color: { mode: 'scheme', scheme: 'Oranges', steps: 64 },
+      rowsFrame: { layout: 'auto' },
+      tooltip: { show: true, yHistogram: false },
+    },
+  },
+
+  table(title, description, unit, ts):: {
+    type: 'table',
+    title: title,
+    description: description,
+    datasource: ds,
+    targets: targets([t { format: 'table', instant: true } for t in ts]),
+    fieldConfig: { defaults: { unit: unit }, overrides: [] },
+    options: { showHeader: true },
+    transformations: [{ id: 'organize', options: { excludeByName: { Time: true, Value: true, __name__: true, alertstate: true } } }],
+  },
+
+  // Lays panels out two per row, 12 units wide and 8 high, and numbers them.
+  grid(panels):: [
+    panels[i] {
+      id: i + 1,
+      gridPos: { x: (i % 2) * 12, y: std.floor(i / 2) * 8, w: 12, h: 8 },
+    }
+    for i in std.range(0, std.length(panels) - 1)
+  ],
+
+  local queryVar(name, label, query) = {
+    name: name,
+    label: label,
+    type: 'query',
+    datasource: ds,
+    query: { query: query, refId: 'PrometheusVariableQueryEditor-VariableQuery' },
+    definition: query,
+    refresh: 2,  // on time range change: pools come and go
+    includeAll: true,
+    allValue: '.*',
+    multi: true,
+    sort: 1,
+    current: { selected: true, text: ['All'], value: ['$__all'] },
+    hide: 0,
+  },
+
+  templating:: {
+    list: [
+      {
+        name: 'datasource',
+        label: 'Data source',
+        type: 'datasource',
+        query: 'prometheus',
+        current: { selected: false, text: 'default', value: 'default' },
+        hide: 0,
+        refresh: 1,
+        regex: '',
+      },
+      queryVar('job', 'job', 'label_values(workerpool_max_workers, job)'),
+      queryVar('instance', 'instance', 'label_values(workerpool_max_workers{job=~"$job"}, instance)'),
+      queryVar('pool', 'pool', 'label_values(workerpool_max_workers{job=~"$job", instance=~"$instance"}, pool)'),
+    ],
+  },
+
+  dashboard(c, file, title, description, panels, links=[]):: {
+    uid: c.dashboardUIDs[file],
+    title: title,
+    description: description,
+    tags: c.dashboardTags,
+    timezone: c.dashboardTimezone,
+    refresh: c.dashboardRefresh,
+    time: { from: c.dashboardTimeFrom, to: 'now' },
+    editable: false,
+    graphTooltip: 1,
+    schemaVersion: 39,
+    version: 1,
+    links: links,
+    templating: $.templating,
+    annotations: { list: [] },
+    panels: $.grid(panels),
+  },
+}
