@@ -2,7 +2,7 @@
 // by a real Prometheus that loads the bundle's rules, load drives the CherryPy pool into
 // exhaustion, and the warning reaches a real Alertmanager, and through it a webhook, before
 // the first client request times out. Its only test, TestPageArrivesBeforeStall, runs when
-// POOLWATCH_E2E=1 (`make e2e`); it takes about five minutes.
+// POOLWATCH_E2E=1 (`make e2e`); it takes about three minutes.
 //
 // # What runs
 //

@@ -23,7 +23,7 @@ const installHint = "apt-get install prometheus prometheus-alertmanager python3-
 func requireE2E(t *testing.T) {
 	t.Helper()
 	if os.Getenv("POOLWATCH_E2E") != "1" {
-		t.Skip("end-to-end test (Prometheus, Alertmanager, CherryPy; ~5 min): set POOLWATCH_E2E=1 or run `make e2e`")
+		t.Skip("end-to-end test (Prometheus, Alertmanager, CherryPy; ~3 min): set POOLWATCH_E2E=1 or run `make e2e`")
 	}
 }
 
