@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/exporter-toolkit/web"
 	"go.uber.org/goleak"
-	"google.golang.org/protobuf/proto"
 )
 
 // The demo starts servers, clients, workers and tickers: all must be gone when Run returns.
@@ -200,7 +199,7 @@ func TestLoadFactorCycle(t *testing.T) {
 }
 
 func bucket(le float64, n uint64) *dto.Bucket {
-	return &dto.Bucket{UpperBound: proto.Float64(le), CumulativeCount: proto.Uint64(n)}
+	return &dto.Bucket{UpperBound: &le, CumulativeCount: &n}
 }
 
 // quantile must agree with PromQL's histogram_quantile on the increase between two readings.
