@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mixin's checks behind `make rules-test`; exits non-zero on any failure.
 #   1. drift: a fresh render equals the committed alerts/, dashboards/, deploy/
-#   2. promtool check rules, under Prometheus 2.42 ($PROMTOOL2) and 3 ($PROMTOOL3)
+#   2. promtool check rules, under Prometheus 2.42 ($PROMTOOL2) and 3 ($PROMTOOL3), of the rules
+#      and of every dashboard query
 #   3. promtool test rules mixin/tests/*.yaml, under both
 #   4. every scenario of ../shared/scenarios/public and mixin/scenarios, under both, with its
 #      lead time (poolsim.py; a scenario passes only if it passes under both versions)
@@ -45,8 +46,26 @@ else
 	fail "generate.sh"
 fi
 
+# Every dashboard query, variables replaced by values, as a recording rule: promtool then
+# parses each one with the real PromQL parser of both versions.
+"$python" - "$tmp/dashboard-queries.yaml" dashboards/*.json <<'PY' || fail "extracting dashboard queries"
+import json, sys
+rules = []
+for path in sys.argv[2:]:
+    for panel in json.load(open(path))["panels"]:
+        for t in panel.get("targets", []):
+            e = t["expr"]
+            for var, val in (("$__rate_interval", "1m"), ("$job", ".*"), ("$instance", ".*"), ("$pool", ".*")):
+                e = e.replace(var, val)
+            rules.append({"record": "dashboard:query:%d" % len(rules), "expr": e})
+# JSON is YAML.
+json.dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(sys.argv[1], "w"))
+PY
+
 rules=(alerts/*.yaml)
 for pt in "$promtool2" "$promtool3"; do
+	step "$pt check rules (dashboard queries)"
+	"$pt" check rules "$tmp/dashboard-queries.yaml" || fail "$pt: dashboard queries do not parse"
 	step "$pt check rules"
 	"$pt" check rules "${rules[@]}" || fail "$pt check rules"
 	step "$pt test rules mixin/tests"
