@@ -48,7 +48,7 @@ check-generated: generate
 rules-test: tools
 	PROMTOOL2=$(PROMTOOL) PROMTOOL3=$(BIN)/promtool ./mixin/test.sh
 
-e2e:
+e2e: tools
 	POOLWATCH_E2E=1 $(GO) test -count=1 -v -timeout 15m ./e2e/
 
 bench: tools
