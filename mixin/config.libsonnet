@@ -48,6 +48,9 @@
     exhaustedUtilization: 0.99,
     exhaustedWindow: '2m',
     exhaustedFor: '0s',
+    // How long the critical keeps firing after the condition last held: a pool at the edge
+    // hovers around "queue full" and would otherwise page, resolve and page again.
+    exhaustedKeepFiringFor: '5m',
 
     // Pool stalled (critical): work queued and not one task completed in stalledWindow.
     stalledWindow: '5m',

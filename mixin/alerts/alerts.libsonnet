@@ -111,6 +111,7 @@ local util = import '../lib/util.libsonnet';
             )
           ||| % f,
           'for': c.exhaustedFor,
+          keep_firing_for: c.exhaustedKeepFiringFor,
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
