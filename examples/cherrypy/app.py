@@ -113,6 +113,11 @@ def main():
         'server.socket_port': args.port,
         'server.thread_pool': args.threads,
         'server.statistics': True,
+        # The listen backlog. cheroot's default of 5 makes the kernel drop connections that
+        # arrive while the accept loop is busy; the client retries seconds later, and that wait
+        # happens where cpstats cannot see it. A deeper backlog keeps waiting work in cheroot's
+        # Queue, which poolwatch reports as workerpool_queued_tasks.
+        'server.socket_queue_size': 128,
         'engine.autoreload.on': False,
         'checker.on': False,
         'log.screen': False,
