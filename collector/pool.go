@@ -91,7 +91,7 @@ func (p *Pool) TrySubmit(task Task) error {
 		p.tr.rejectLocked(RejectedQueueFull)
 		return ErrQueueFull
 	}
-	p.acceptLocked(context.Background(), task, now)
+	p.acceptLocked(context.Background(), task, now, now)
 	return nil
 }
 
@@ -102,6 +102,7 @@ func (p *Pool) TrySubmit(task Task) error {
 // Shutdown. The task's wait is measured from the call to Submit.
 func (p *Pool) Submit(ctx context.Context, task Task) error {
 	now := p.tr.clock.now()
+	start := now // when the task can start: later than now if Submit had to wait for room
 	p.tr.mu.Lock()
 	for {
 		if p.closed {
@@ -115,7 +116,7 @@ func (p *Pool) Submit(ctx context.Context, task Task) error {
 			return err
 		}
 		if p.hasRoomLocked() {
-			p.acceptLocked(ctx, task, now)
+			p.acceptLocked(ctx, task, now, start)
 			p.tr.mu.Unlock()
 			return nil
 		}
@@ -129,6 +130,7 @@ func (p *Pool) Submit(ctx context.Context, task Task) error {
 		case <-ctx.Done():
 		}
 		p.tr.mu.Lock()
+		start = p.tr.clock.now()
 	}
 }
 
@@ -139,7 +141,8 @@ func (p *Pool) hasRoomLocked() bool {
 
 // acceptLocked hands the task to an idle worker (a worker is only idle when the queue is
 // empty) or appends it to the queue.
-func (p *Pool) acceptLocked(ctx context.Context, fn Task, now int64) {
+// The task counts as submitted at submitted; if it goes to a worker at once, it starts at start.
+func (p *Pool) acceptLocked(ctx context.Context, fn Task, submitted, start int64) {
 	t := p.spare
 	if t != nil {
 		p.spare = t.next
@@ -148,11 +151,11 @@ func (p *Pool) acceptLocked(ctx context.Context, fn Task, now int64) {
 		t = &task{}
 	}
 	t.fn, t.ctx = fn, ctx
-	t.ticket = p.tr.submitLocked(now)
+	t.ticket = p.tr.submitLocked(submitted)
 	if k := len(p.idle); k > 0 {
 		w := p.idle[k-1]
 		p.idle = p.idle[:k-1]
-		p.tr.startLocked(&t.ticket, now)
+		p.tr.startLocked(&t.ticket, start)
 		w.wake <- t
 		return
 	}
@@ -188,6 +191,11 @@ func (p *Pool) unlinkLocked(t *task) {
 		t.stop()
 		t.stop = nil
 	}
+	p.wakeSubmittersLocked()
+}
+
+// wakeSubmittersLocked wakes every Submit waiting for room, to look again.
+func (p *Pool) wakeSubmittersLocked() {
 	if p.room != nil {
 		close(p.room)
 		p.room = nil
@@ -260,6 +268,8 @@ func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 	if t == nil {
 		if !p.closed {
 			p.idle = append(p.idle, w)
+			// An idle worker is room, and with WithQueueSize(0) the only room there is.
+			p.wakeSubmittersLocked()
 		} else {
 			close(w.wake)
 		}
@@ -282,10 +292,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 			close(w.wake)
 		}
 		p.idle = p.idle[:0]
-		if p.room != nil {
-			close(p.room)
-			p.room = nil
-		}
+		p.wakeSubmittersLocked()
 	}
 	p.tr.mu.Unlock()
 	select {

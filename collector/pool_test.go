@@ -377,3 +377,37 @@ func TestPoolHotPathAllocatesNothing(t *testing.T) {
 		t.Errorf("Pool: %v allocs per 64 tasks, want 0", allocs)
 	}
 }
+
+// TestPoolWithoutQueueSubmitTakesTheFreedWorker: with WithQueueSize(0) nothing ever queues, so
+// a blocked Submit must be woken by the worker going idle, not by its own context ending.
+func TestPoolWithoutQueueSubmitTakesTheFreedWorker(t *testing.T) {
+	p := NewPool("direct", 1, WithQueueSize(0))
+	t.Cleanup(func() { shutdown(t, p) })
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	if err := p.TrySubmit(b.task); !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("TrySubmit with the only worker busy and no queue: got %v, want ErrQueueFull", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ran := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond) // let Submit block on the busy worker first
+		close(b.release)
+	}()
+	begin := time.Now()
+	if err := p.Submit(ctx, func(context.Context) error { close(ran); return nil }); err != nil {
+		t.Fatalf("Submit: %v (after %v)", err, time.Since(begin))
+	}
+	select {
+	case <-ran:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the task handed to the freed worker never ran")
+	}
+	if waited := time.Since(begin); waited > 2*time.Second {
+		t.Fatalf("Submit returned after %v: it waited for its context, not for the worker", waited)
+	}
+}
