@@ -142,6 +142,23 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 	if err != nil {
 		return fmt.Errorf("http_client_config: %w", err)
 	}
+	// An allowed target must not be able to send the exporter anywhere else: a redirect is
+	// followed only to a target the module allows too (and only as far as the client config
+	// lets it follow redirects at all).
+	follow := client.CheckRedirect
+	client.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if follow != nil {
+			if err := follow(req, via); err != nil {
+				return err
+			}
+		} else if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if !m.Allows(req.URL.String()) {
+			return fmt.Errorf("redirect to %s refused: not a target of this module", req.URL.Redacted())
+		}
+		return nil
+	}
 	m.client = client
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,5 +155,49 @@ func TestMetricsHandlerSingleTarget(t *testing.T) {
 	defer srv2.Close()
 	if _, body := get(t, srv2.URL); strings.Contains(body, "poolwatch_up") {
 		t.Errorf("no target configured, yet:\n%s", body)
+	}
+}
+
+// An allowed target that answers with a redirect cannot send the exporter to a target the
+// module does not allow; a redirect to an allowed one is followed.
+func TestProbeRedirectsStayInsideTheAllowList(t *testing.T) {
+	var admin atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/out":
+			http.Redirect(w, r, "/admin", http.StatusFound)
+		case "/in":
+			http.Redirect(w, r, "/cpstats/data", http.StatusFound)
+		case "/admin":
+			admin.Add(1)
+			io.WriteString(w, "admin:1")
+		default:
+			io.WriteString(w, "main:8080")
+		}
+	}))
+	t.Cleanup(target.Close)
+	yml := "modules:\n  m:\n    source: fake\n    timeout: 2s\n    targets: [" +
+		target.URL + "/out, " + target.URL + "/in, " + target.URL + "/cpstats/data]\n"
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewConfigStore(path, map[string]Source{"fake": fetchSource{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := httptest.NewServer(NewProbeHandler(store, discard()))
+	t.Cleanup(exp.Close)
+
+	if code, body := get(t, probeURL(exp.URL, "m", target.URL+"/out")); code != 200 ||
+		!strings.Contains(body, `poolwatch_up{source="fake"} 0`) || strings.Contains(body, "admin:1") {
+		t.Errorf("redirect to a disallowed target: %d\n%s", code, body)
+	}
+	if n := admin.Load(); n != 0 {
+		t.Errorf("the exporter followed a redirect to a disallowed target %d times", n)
+	}
+	if code, body := get(t, probeURL(exp.URL, "m", target.URL+"/in")); code != 200 ||
+		!strings.Contains(body, `workerpool_busy_workers{pool="main:8080"} 1`) {
+		t.Errorf("redirect to an allowed target: %d\n%s", code, body)
 	}
 }
