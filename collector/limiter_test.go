@@ -200,3 +200,24 @@ func TestLimiterInvariantsUnderLoad(t *testing.T) {
 		t.Error("the load produced no queue_full rejection or no error outcome")
 	}
 }
+
+// TestLimiterOutcomeIgnoresInformationalStatus: a handler that sends 103 Early Hints and then
+// fails with 500 counts as an error, not as the success its first (informational) status
+// would suggest.
+func TestLimiterOutcomeIgnoresInformationalStatus(t *testing.T) {
+	l := NewLimiter("hints", 1)
+	h := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	s := gather(t, l)
+	if got := s.value(t, contract.TasksCompletedTotal, contract.OutcomeError); got != 1 {
+		t.Errorf("completed{error} = %v after 103 then 500, want 1", got)
+	}
+	if got := s.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess); got != 0 {
+		t.Errorf("completed{success} = %v after 103 then 500, want 0", got)
+	}
+}
