@@ -74,13 +74,16 @@ func newNative(name, pool string, factor float64) prometheus.Histogram {
 		return nil
 	}
 	return prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:                            name,
-		Help:                            contract.Help[name],
-		ConstLabels:                     prometheus.Labels{contract.LabelPool: pool},
-		Buckets:                         contract.Buckets,
-		NativeHistogramBucketFactor:     factor,
-		NativeHistogramMaxBucketNumber:  160,
-		NativeHistogramMinResetDuration: time.Hour,
+		Name:                           name,
+		Help:                           contract.Help[name],
+		ConstLabels:                    prometheus.Labels{contract.LabelPool: pool},
+		Buckets:                        contract.Buckets,
+		NativeHistogramBucketFactor:    factor,
+		NativeHistogramMaxBucketNumber: 160,
+		// Zero: never reset. client_golang's reset zeroes the whole histogram, classic buckets,
+		// count and sum included, which would break the contract's monotonic counters; past
+		// 160 buckets it lowers the resolution instead.
+		NativeHistogramMinResetDuration: 0,
 	})
 }
 

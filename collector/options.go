@@ -70,7 +70,9 @@ func WithRetryAfter(d time.Duration) Option {
 // WithNativeHistograms makes the wait and duration histograms native histograms as well as
 // classic ones (the classic buckets stay, so that rules written against them keep working),
 // with the given bucket growth factor (1.1 is a common choice; values <= 1 are ignored), at
-// most 160 buckets, and a reset at most once an hour when more are needed.
+// most 160 buckets: when more would be needed the resolution is lowered instead, never reset,
+// because a reset would zero the classic buckets, the count and the sum with it and make
+// counters go backwards.
 // Prometheus keeps them only when scraping with native histograms enabled.
 func WithNativeHistograms(factor float64) Option {
 	return func(c *config) { c.nativeFactor = factor }
