@@ -68,7 +68,7 @@ func NewPool(name string, workers int, opts ...Option) *Pool {
 	for range workers {
 		w := &worker{wake: make(chan *task, 1)}
 		p.idle = append(p.idle, w)
-		go p.work(w)
+		go p.work(w, nil)
 	}
 	return p
 }
@@ -223,11 +223,26 @@ func (p *Pool) expire(t *task, seq uint64) {
 	p.recycleLocked(t)
 }
 
-func (p *Pool) work(w *worker) {
-	for t := range w.wake {
+// work runs tasks on worker w, starting with t if it is not nil, until the pool closes.
+func (p *Pool) work(w *worker, t *task) {
+	defer func() {
+		if t != nil {
+			// The task called runtime.Goexit (t.FailNow in a test does): run unwound without
+			// returning and this goroutine is ending. recover cannot stop that, so count the
+			// task as a panic and hand the worker, with whatever comes next, to a fresh
+			// goroutine: the pool keeps its size and Shutdown still sees every worker return.
+			next := p.next(w, t, OutcomePanic)
+			go p.work(w, next)
+		}
+	}()
+	for {
 		for t != nil {
 			o := p.run(t)
 			t = p.next(w, t, o)
+		}
+		var open bool
+		if t, open = <-w.wake; !open {
+			break
 		}
 	}
 	p.tr.mu.Lock()

@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"runtime"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -409,5 +410,45 @@ func TestPoolWithoutQueueSubmitTakesTheFreedWorker(t *testing.T) {
 	}
 	if waited := time.Since(begin); waited > 2*time.Second {
 		t.Fatalf("Submit returned after %v: it waited for its context, not for the worker", waited)
+	}
+}
+
+// TestPoolTaskCallingGoexitLosesNothing: runtime.Goexit (what t.FailNow calls) cannot be
+// recovered; the task still ends counted as a panic, its worker is replaced, the queued task
+// behind it runs, and Shutdown sees every worker return.
+func TestPoolTaskCallingGoexitLosesNothing(t *testing.T) {
+	p := NewPool("goexit", 1, WithQueueSize(4))
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	if err := p.TrySubmit(func(context.Context) error { runtime.Goexit(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan struct{})
+	if err := p.TrySubmit(func(context.Context) error { close(ran); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	close(b.release)
+	select {
+	case <-ran:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the task queued behind the one that called Goexit never ran")
+	}
+	waitFor(t, "three finished tasks", func() bool {
+		s := gather(t, p)
+		return s.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess) == 2 &&
+			s.value(t, contract.TasksCompletedTotal, contract.OutcomePanic) == 1
+	})
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	if got := s.value(t, contract.Workers); got != 1 {
+		t.Errorf("workers = %v after a Goexit, want 1 (the worker is replaced)", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown after a Goexit: %v", err)
 	}
 }
