@@ -3,8 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
