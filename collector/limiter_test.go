@@ -221,3 +221,33 @@ func TestLimiterOutcomeIgnoresInformationalStatus(t *testing.T) {
 		t.Errorf("completed{success} = %v after 103 then 500, want 0", got)
 	}
 }
+
+// TestLimiterKeepsHijacker: a handler that type-asserts http.Hijacker, as websocket libraries
+// do, still gets the connection through the Limiter.
+func TestLimiterKeepsHijacker(t *testing.T) {
+	l := NewLimiter("hijack", 1)
+	srv := startServer(t, l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			http.Error(w, "no http.Hijacker behind the Limiter", http.StatusInternalServerError)
+			return
+		}
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		defer conn.Close()
+		buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nhijacked")
+		buf.Flush()
+	})))
+	resp, err := http.Post(srv.URL, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hijacked" {
+		t.Fatalf("got %d %q, want 200 \"hijacked\"", resp.StatusCode, body)
+	}
+}
