@@ -43,6 +43,12 @@ func probeServer(t *testing.T, patterns ...string) (exporterURL string, allowedT
 	t.Cleanup(target.Close)
 	yml := "modules:\n  m:\n    source: fake\n    timeout: 2s\n    targets: [" + target.URL + "/cpstats/data]\n" +
 		"    target_patterns: ['" + strings.Join(append(patterns, "NONE"), "', '") + "']\n"
+	return probeExporter(t, yml), target.URL
+}
+
+// probeExporter serves /probe with the modules of yml (the fake source) and returns its URL.
+func probeExporter(t *testing.T, yml string) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -53,7 +59,7 @@ func probeServer(t *testing.T, patterns ...string) (exporterURL string, allowedT
 	}
 	exp := httptest.NewServer(NewProbeHandler(store, discard()))
 	t.Cleanup(exp.Close)
-	return exp.URL, target.URL
+	return exp.URL
 }
 
 func get(t *testing.T, u string, header ...string) (int, string) {
@@ -178,25 +184,16 @@ func TestProbeRedirectsStayInsideTheAllowList(t *testing.T) {
 	t.Cleanup(target.Close)
 	yml := "modules:\n  m:\n    source: fake\n    timeout: 2s\n    targets: [" +
 		target.URL + "/out, " + target.URL + "/in, " + target.URL + "/cpstats/data]\n"
-	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	store, err := NewConfigStore(path, map[string]Source{"fake": fetchSource{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	exp := httptest.NewServer(NewProbeHandler(store, discard()))
-	t.Cleanup(exp.Close)
+	exp := probeExporter(t, yml)
 
-	if code, body := get(t, probeURL(exp.URL, "m", target.URL+"/out")); code != 200 ||
+	if code, body := get(t, probeURL(exp, "m", target.URL+"/out")); code != 200 ||
 		!strings.Contains(body, `poolwatch_up{source="fake"} 0`) || strings.Contains(body, "admin:1") {
 		t.Errorf("redirect to a disallowed target: %d\n%s", code, body)
 	}
 	if n := admin.Load(); n != 0 {
 		t.Errorf("the exporter followed a redirect to a disallowed target %d times", n)
 	}
-	if code, body := get(t, probeURL(exp.URL, "m", target.URL+"/in")); code != 200 ||
+	if code, body := get(t, probeURL(exp, "m", target.URL+"/in")); code != 200 ||
 		!strings.Contains(body, `workerpool_busy_workers{pool="main:8080"} 1`) {
 		t.Errorf("redirect to an allowed target: %d\n%s", code, body)
 	}
