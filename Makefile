@@ -5,8 +5,9 @@ BIN      := $(CURDIR)/bin
 PROMTOOL ?= /usr/bin/promtool
 # Tools come from the separate, pinned module in tools/ so that the project's own go.mod
 # carries none of their dependencies. Building Prometheus 3's promtool takes ~15 min cold.
-TOOLS    := $(BIN)/promtool $(BIN)/jsonnet $(BIN)/staticcheck $(BIN)/benchstat
+TOOLS    := $(BIN)/prometheus $(BIN)/promtool $(BIN)/jsonnet $(BIN)/staticcheck $(BIN)/benchstat
 TOOL_PKGS := github.com/prometheus/prometheus/cmd/promtool \
+	github.com/prometheus/prometheus/cmd/prometheus \
 	github.com/google/go-jsonnet/cmd/jsonnet \
 	honnef.co/go/tools/cmd/staticcheck \
 	golang.org/x/perf/cmd/benchstat
