@@ -4,14 +4,11 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/goleak"
 
-	"github.com/poolwatch/poolwatch/exporter/cherrypytest"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // binary is the exporter built once for every test here: the tests run the real command
@@ -52,67 +49,23 @@ func TestMain(m *testing.M) {
 
 // exporterProc is one running poolwatch_exporter.
 type exporterProc struct {
+	*testproc.Proc
 	addr string
-	log  string
 }
 
 // startExporter runs the exporter on a free loopback port with args, waits (at most 10 s)
 // until it accepts connections, and stops it in t.Cleanup.
 func startExporter(t *testing.T, args ...string) *exporterProc {
 	t.Helper()
-	e := &exporterProc{
-		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cherrypytest.FreePort(t))),
-		log:  filepath.Join(t.TempDir(), "exporter.log"),
-	}
-	logFile, err := os.Create(e.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(binary, append([]string{"--web.listen-address=" + e.addr, "--log.level=debug"}, args...)...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", e.Log())
-		}
+	addr := testproc.HostPort(testproc.FreePort(t))
+	p := testproc.Start(t, testproc.Spec{
+		Name:  "exporter",
+		Path:  binary,
+		Args:  append([]string{"--web.listen-address=" + addr, "--log.level=debug"}, args...),
+		Grace: 5 * time.Second,
 	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", e.addr, time.Second)
-		if err == nil {
-			conn.Close()
-			return e
-		}
-		select {
-		case <-done:
-			t.Fatalf("exporter exited at start:\n%s", e.Log())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter not listening after 10s: %v\n%s", err, e.Log())
-		}
-	}
-}
-
-// Log returns what the exporter logged so far.
-func (e *exporterProc) Log() string {
-	b, _ := os.ReadFile(e.log)
-	return string(b)
+	p.WaitUntil(t, "exporter listening", 10*time.Second, testproc.TCPReady(addr))
+	return &exporterProc{Proc: p, addr: addr}
 }
 
 // httpClient leaves no idle connection behind (goleak); tlsConfig may be nil.
@@ -192,7 +145,7 @@ func (s scrape) workerpoolSeries() []string {
 func promtoolCheck(t *testing.T, body string) {
 	t.Helper()
 	const promtool = "/usr/bin/promtool"
-	cherrypytest.RequireTools(t, "promtool", promtool, "--version")
+	testproc.RequireTool(t, "promtool 2.42", "apt-get install prometheus", promtool, "--version")
 	cmd := exec.Command(promtool, "check", "metrics")
 	cmd.Stdin = strings.NewReader(body)
 	out, err := cmd.CombinedOutput()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/exporter/cherrypytest"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // Re-capture the samples in testdata from a real CherryPy:
@@ -46,7 +47,7 @@ func TestCapture(t *testing.T) {
 	})
 	t.Run("servers", func(t *testing.T) {
 		sock := filepath.Join(t.TempDir(), "app.sock")
-		app := cherrypytest.Start(t, 4, "--extra-bind", "[::1]:"+itoa(cherrypytest.FreePort(t)),
+		app := cherrypytest.Start(t, 4, "--extra-bind", "[::1]:"+itoa(testproc.FreePort(t)),
 			"--extra-bind", sock)
 		app.Occupy(t, 1, 30)
 		writeWhen(t, app, "servers.json", func(p []exporter.Pool) bool {
