@@ -3,7 +3,6 @@ package exporter
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,11 +10,11 @@ import (
 	"github.com/poolwatch/poolwatch/internal/contract"
 )
 
-// Target is one status page to read: which source understands it, where it is, with which
-// HTTP client (TLS, auth) and how long a read may take at most.
+// Target is one status page to read: which source understands it, where it is, through which
+// reader (the module's TLS, auth and redirect policy) and how long a read may take at most.
 type Target struct {
 	Source  Source
-	Client  *http.Client
+	Reader  Reader
 	URL     string
 	Timeout time.Duration
 }
@@ -48,7 +47,7 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.target.Timeout)
 	defer cancel()
 	start := time.Now()
-	pools, err := c.target.Source.Read(ctx, c.target.Client, c.target.URL, logger)
+	pools, err := c.target.Source.Read(ctx, c.target.Reader, c.target.URL, logger)
 	duration := time.Since(start).Seconds()
 
 	up := 1.0

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ type fakeSource struct {
 
 func (f *fakeSource) Name() string { return "fake" }
 
-func (f *fakeSource) Read(ctx context.Context, _ *http.Client, _ string, _ *slog.Logger) ([]Pool, error) {
+func (f *fakeSource) Read(ctx context.Context, _ Reader, _ string, _ *slog.Logger) ([]Pool, error) {
 	if d, ok := ctx.Deadline(); ok {
 		f.deadline = time.Until(d)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,7 +17,7 @@ type staticSource struct{}
 
 func (staticSource) Name() string { return "static" }
 
-func (staticSource) Read(context.Context, *http.Client, string, *slog.Logger) ([]exporter.Pool, error) {
+func (staticSource) Read(context.Context, exporter.Reader, string, *slog.Logger) ([]exporter.Pool, error) {
 	return []exporter.Pool{{
 		Name:       "127.0.0.1:8080",
 		MaxWorkers: 10, Workers: 10, BusyWorkers: 10, QueuedTasks: 4,

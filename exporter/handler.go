@@ -54,7 +54,7 @@ func NewProbeHandler(store *ConfigStore, logger *slog.Logger) http.Handler {
 				"module", moduleName, "target", target, "remote", r.RemoteAddr)
 			return
 		}
-		t := Target{Source: m.source, Client: m.client, URL: target, Timeout: ScrapeTimeout(r, time.Duration(m.Timeout))}
+		t := Target{Source: m.source, Reader: NewReader(m.client), URL: target, Timeout: ScrapeTimeout(r, time.Duration(m.Timeout))}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(NewCollector(r.Context(), t, logger.With("module", moduleName)))
 		serve(w, r, reg, logger)

@@ -23,8 +23,8 @@ type fetchSource struct{}
 
 func (fetchSource) Name() string { return "fake" }
 
-func (fetchSource) Read(ctx context.Context, c *http.Client, target string, _ *slog.Logger) ([]Pool, error) {
-	body, err := Fetch(ctx, c, target, MaxBodyBytes)
+func (fetchSource) Read(ctx context.Context, r Reader, target string, _ *slog.Logger) ([]Pool, error) {
+	body, err := r.Get(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func TestMetricsHandlerSingleTarget(t *testing.T) {
 	defer l.Close()
 	base := prometheus.NewRegistry()
 	base.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric"}))
-	target := &Target{Source: fetchSource{}, Client: noKeepAlive(), URL: "http://" + l.Addr().String(), Timeout: 300 * time.Millisecond}
+	target := &Target{Source: fetchSource{}, Reader: NewReader(noKeepAlive()), URL: "http://" + l.Addr().String(), Timeout: 300 * time.Millisecond}
 	srv := httptest.NewServer(NewMetricsHandler(base, target, discard()))
 	defer srv.Close()
 	start := time.Now()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/common/version"
@@ -16,10 +17,50 @@ import (
 type Source interface {
 	// Name is the value of the source label, e.g. "cherrypy".
 	Name() string
-	// Read fetches target once, bounded by ctx, and returns the pools it reports. An error
-	// means the read failed as a whole (poolwatch_up 0); a source that can still report the
-	// other pools logs why it dropped a bad one and leaves it out instead.
-	Read(ctx context.Context, client *http.Client, target string, logger *slog.Logger) ([]Pool, error)
+	// Read fetches target once through r, bounded by ctx, and returns the pools it reports.
+	// An error means the read failed as a whole (poolwatch_up 0); a source that can still
+	// report the other pools logs why it dropped a bad one and leaves it out instead.
+	Read(ctx context.Context, r Reader, target string, logger *slog.Logger) ([]Pool, error)
+}
+
+// Reader is the one way a source reaches its target, so that one policy (the module's TLS
+// and authentication, redirects only to allowed targets, the body limit, timeouts) holds for
+// every source whatever protocol it speaks.
+type Reader interface {
+	// Get reads an http:// or https:// URL and returns its body (see [Fetch]).
+	Get(ctx context.Context, url string) ([]byte, error)
+	// Dial connects to address for a source that speaks its own protocol (uWSGI's stats
+	// server, PHP-FPM's FastCGI); network is "tcp" or "unix". The connection's deadline is
+	// ctx's, and the caller closes it.
+	Dial(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// NewReader returns the [Reader] of a module: HTTP through client, connections through a
+// plain dialer.
+func NewReader(client *http.Client) Reader { return clientReader{client: client} }
+
+type clientReader struct{ client *http.Client }
+
+func (r clientReader) Get(ctx context.Context, url string) ([]byte, error) {
+	return Fetch(ctx, r.client, url, MaxBodyBytes)
+}
+
+func (r clientReader) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if network != "tcp" && network != "unix" {
+		return nil, fmt.Errorf("network %q: want tcp or unix", network)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		if err := conn.SetDeadline(deadline); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
 }
 
 // MaxBodyBytes caps what [Fetch] reads of a status page. A real cpstats page is a few tens of

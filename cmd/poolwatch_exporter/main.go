@@ -75,7 +75,7 @@ func main() {
 		}
 		target = &exporter.Target{
 			Source:  sources[cherrypy.Name],
-			Client:  &http.Client{},
+			Reader:  exporter.NewReader(&http.Client{}),
 			URL:     *cherrypyURI,
 			Timeout: *cherrypyTimeout,
 		}

@@ -10,7 +10,6 @@ package cherrypy
 import (
 	"context"
 	"log/slog"
-	"net/http"
 
 	"github.com/poolwatch/poolwatch/exporter"
 )
@@ -26,8 +25,8 @@ func (Source) Name() string { return Name }
 
 // Read implements [exporter.Source]: one GET of target (capped at exporter.MaxBodyBytes),
 // parsed by [Parse]. Servers left out are logged with the reason.
-func (Source) Read(ctx context.Context, client *http.Client, target string, logger *slog.Logger) ([]exporter.Pool, error) {
-	body, err := exporter.Fetch(ctx, client, target, exporter.MaxBodyBytes)
+func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+	body, err := r.Get(ctx, target)
 	if err != nil {
 		return nil, err
 	}

@@ -40,7 +40,7 @@ func TestSourceRead(t *testing.T) {
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-			pools, err := Source{}.Read(context.Background(), client, srv.URL, logger)
+			pools, err := Source{}.Read(context.Background(), exporter.NewReader(client), srv.URL, logger)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
