@@ -110,9 +110,11 @@ func collectPool(ch chan<- prometheus.Metric, p *Pool) {
 	gauge(maxWorkersDesc, p.MaxWorkers)
 	gauge(workersDesc, p.Workers)
 	gauge(busyWorkersDesc, p.BusyWorkers)
-	gauge(queuedDesc, p.QueuedTasks)
-	if p.MaxQueuedTasks != nil {
-		gauge(maxQueuedDesc, *p.MaxQueuedTasks)
+	if !p.QueueNotMeasured {
+		gauge(queuedDesc, p.QueuedTasks)
+		if p.MaxQueuedTasks != nil {
+			gauge(maxQueuedDesc, *p.MaxQueuedTasks)
+		}
 	}
 	if p.TasksSubmittedTotal != nil {
 		counter(submittedDesc, *p.TasksSubmittedTotal)

@@ -149,3 +149,19 @@ func TestCollectorBoundsTheRead(t *testing.T) {
 		t.Errorf("read got %v to run, want the 1.5s timeout", src.deadline)
 	}
 }
+
+// A source that cannot see its queue leaves both queue series out, whatever the fields hold,
+// and its pool is not skipped for a queue it does not measure.
+func TestCollectorLeavesOutAQueueNotMeasured(t *testing.T) {
+	p := validPool()
+	p.QueueNotMeasured = true
+	p.QueuedTasks = 5
+	p.MaxQueuedTasks = Float(1)
+	out := gather(t, &fakeSource{pools: []Pool{p}})
+	if strings.Contains(out, "queued_tasks") {
+		t.Errorf("queue series exposed for a queue not measured:\n%s", out)
+	}
+	if !strings.Contains(out, "workerpool_busy_workers pool=127.0.0.1:8080") {
+		t.Errorf("pool missing:\n%s", out)
+	}
+}

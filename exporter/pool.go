@@ -20,6 +20,11 @@ type Pool struct {
 	Workers     float64
 	BusyWorkers float64
 	QueuedTasks float64
+	// QueueNotMeasured marks a source that cannot see the tasks waiting for a worker (Tomcat's
+	// executor queue, a uWSGI unix socket's backlog): workerpool_queued_tasks and
+	// workerpool_max_queued_tasks are then absent rather than a 0 that would claim an empty
+	// queue, and QueuedTasks and MaxQueuedTasks are ignored.
+	QueueNotMeasured bool
 
 	MaxQueuedTasks              *float64
 	TasksSubmittedTotal         *float64
@@ -84,7 +89,7 @@ func (p *Pool) Validate() error {
 		return fmt.Errorf("%w %q: need busy (%v) <= workers (%v) <= max (%v)",
 			ErrInvalidPool, p.Name, p.BusyWorkers, p.Workers, p.MaxWorkers)
 	}
-	if p.MaxQueuedTasks != nil && p.QueuedTasks > *p.MaxQueuedTasks {
+	if !p.QueueNotMeasured && p.MaxQueuedTasks != nil && p.QueuedTasks > *p.MaxQueuedTasks {
 		return fmt.Errorf("%w %q: queued (%v) > queue capacity (%v)",
 			ErrInvalidPool, p.Name, p.QueuedTasks, *p.MaxQueuedTasks)
 	}
