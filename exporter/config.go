@@ -74,7 +74,7 @@ func (m *Module) Allows(target string) bool {
 
 // LoadConfig reads and checks a configuration file: strict YAML (unknown fields are errors),
 // known sources, compilable patterns, a valid HTTP client configuration (relative file names
-// in it resolve against the file's directory) and http(s) target URLs.
+// in it resolve against the file's directory) and targets the source accepts ([CheckTarget]).
 func LoadConfig(path string, sources map[string]Source) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -121,7 +121,7 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 		return errors.New("no targets or target_patterns: the module would refuse every target")
 	}
 	for _, t := range m.Targets {
-		if err := CheckTargetURL(t); err != nil {
+		if err := CheckTarget(source, t); err != nil {
 			return err
 		}
 	}
@@ -161,6 +161,23 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 	}
 	m.client = client
 	return nil
+}
+
+// TargetChecker is implemented by a source whose targets are not plain http(s) URLs (PHP-FPM
+// over FastCGI) or that needs more than the URL's form (a capacity the target must state), so
+// that a bad target is refused when the configuration or the flags are loaded, not at every
+// scrape.
+type TargetChecker interface {
+	CheckTarget(target string) error
+}
+
+// CheckTarget checks target with the source's own [TargetChecker] if it has one, else with
+// [CheckTargetURL].
+func CheckTarget(source Source, target string) error {
+	if c, ok := source.(TargetChecker); ok {
+		return c.CheckTarget(target)
+	}
+	return CheckTargetURL(target)
 }
 
 // CheckTargetURL reports whether target is an absolute http:// or https:// URL.

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,5 +105,32 @@ func TestLoadShippedExampleConfig(t *testing.T) {
 	}
 	if m := cfg.Modules["cherrypy"]; m == nil || !m.Allows("http://127.0.0.1:8081/cpstats/data") {
 		t.Errorf("the example's cherrypy module does not allow the example app's stats page")
+	}
+}
+
+// checkingSource accepts only its own scheme, as a FastCGI source does.
+type checkingSource struct{ fakeSource }
+
+func (*checkingSource) CheckTarget(target string) error {
+	if !strings.HasPrefix(target, "own://") {
+		return errors.New("want own://")
+	}
+	return nil
+}
+
+// A source with its own target check replaces the http(s) rule, both ways.
+func TestLoadConfigUsesTheSourcesTargetCheck(t *testing.T) {
+	sources := map[string]Source{"own": &checkingSource{}}
+	for yml, ok := range map[string]bool{
+		"modules:\n  m:\n    source: own\n    targets: ['own://127.0.0.1:9000/status']\n": true,
+		"modules:\n  m:\n    source: own\n    targets: ['http://127.0.0.1:9000/status']\n": false,
+	} {
+		path := filepath.Join(t.TempDir(), "config.yml")
+		if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadConfig(path, sources); (err == nil) != ok {
+			t.Errorf("LoadConfig(%q) = %v, want ok %v", yml, err, ok)
+		}
 	}
 }
