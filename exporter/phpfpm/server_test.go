@@ -1,0 +1,184 @@
+package phpfpm
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/phpfpmtest"
+)
+
+// Re-capture the samples in testdata from a real PHP-FPM:
+//
+//	go test ./exporter/phpfpm -run TestRealPHPFPM -capture
+var capture = flag.Bool("capture", false, "write the status pages the real-server tests read to testdata/")
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	goleakMain(m)
+}
+
+func reader() exporter.Reader {
+	return exporter.NewReader(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}})
+}
+
+// readUntil reads target every 100 ms until ok accepts the pool (at most 10 s) and returns
+// it; with -capture it also saves that very page as testdata/name. It reads over FastCGI and
+// parses as Source.Read does, so that the capture is the page the pool came from.
+func readUntil(t *testing.T, target, name string, ok func(exporter.Pool) bool) exporter.Pool {
+	t.Helper()
+	tg, err := parseTarget(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		body, err := tg.readFastCGI(ctx, reader())
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(body, tg.capacity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if ok(p) {
+			if *capture && name != "" {
+				if err := os.WriteFile(filepath.Join("testdata", name), body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PHP-FPM never reached the expected state; last pool: %s", describe(p))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A static pool of 3 children, backlog 4, status from pm.status_listen over TCP. Idle, then
+// 3 slow requests take every child and 2 more wait in the listen queue: the source shows the
+// pool exhausted (busy = max), the queue, and the oldest request's age; once the requests
+// have ended it shows the pool idle again with every request counted as ended.
+func TestRealPHPFPMExhaustionAndRecovery(t *testing.T) {
+	const children, backlog, waiting = 3, 4, 2
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: children, Backlog: backlog})
+	target := srv.StatusTarget(children)
+
+	p := readUntil(t, target, "idle.json", func(p exporter.Pool) bool { return p.Workers == children })
+	want(t, p, children, children, 0, 0)
+	if *p.MaxQueuedTasks != backlog+1 {
+		t.Errorf("queue capacity %v, want the backlog %d + 1", *p.MaxQueuedTasks, backlog)
+	}
+	// The readiness check's connections count: PHP-FPM counts a connection when a child
+	// takes it, request or not. The status requests do not, since the status pool serves them.
+	c0 := p.TasksCompletedTotal["success"]
+
+	srv.Get(t)
+	srv.Get(t)
+	start := time.Now()
+	srv.Occupy(t, children+waiting, 2)
+	p = readUntil(t, target, "saturated.json", func(p exporter.Pool) bool {
+		return p.BusyWorkers == children && !p.QueueNotMeasured && p.QueuedTasks == waiting &&
+			*p.OldestRunningTaskAgeSeconds > 0.3
+	})
+	want(t, p, children, children, children, waiting)
+	if c := p.TasksCompletedTotal["success"]; c != c0+2 {
+		t.Errorf("completed = %v, want %v + the 2 fast requests (running ones are not counted)", c, c0)
+	}
+	if age := *p.OldestRunningTaskAgeSeconds; age > time.Since(start).Seconds() {
+		t.Errorf("oldest running age %v s is older than the load (%v)", age, time.Since(start))
+	}
+
+	// The first 3 end after 2 s, the 2 queued ones 2 s later.
+	p = readUntil(t, target, "", func(p exporter.Pool) bool {
+		return p.BusyWorkers == 0 && p.TasksCompletedTotal["success"] == c0+2+children+waiting
+	})
+	want(t, p, children, children, 0, 0)
+	if *p.OldestRunningTaskAgeSeconds != 0 {
+		t.Errorf("oldest running age %v with nothing running", *p.OldestRunningTaskAgeSeconds)
+	}
+}
+
+// Served by the main pool itself, the status request is one of the busy workers it counts,
+// and is counted as accepted: busy is never below 1.
+func TestRealPHPFPMStatusFromTheMainPool(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 2, Backlog: 8})
+	for range 5 {
+		p := readUntil(t, srv.MainTarget(2), "", func(p exporter.Pool) bool { return true })
+		if p.BusyWorkers < 1 {
+			t.Errorf("busy %v while a worker was serving the status request", p.BusyWorkers)
+		}
+	}
+	p := readUntil(t, srv.MainTarget(2), "mainpool.json", func(p exporter.Pool) bool { return p.BusyWorkers == 1 })
+	want(t, p, 2, 2, 1, 0)
+}
+
+// On unix sockets PHP-FPM does not measure its listen queue ("listen queue len" 0): the queue
+// series are absent even while requests wait, not 0.
+func TestRealPHPFPMUnixSocketHasNoQueue(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 2, Backlog: 8, Unix: true})
+	srv.Occupy(t, 4, 3)
+	p := readUntil(t, srv.StatusTarget(2), "unix.json", func(p exporter.Pool) bool { return p.BusyWorkers == 2 })
+	if !p.QueueNotMeasured {
+		t.Errorf("queue %v / %v reported for a unix socket, whose queue PHP-FPM does not measure",
+			p.QueuedTasks, deref(p.MaxQueuedTasks))
+	}
+	if p.MaxWorkers != 2 || p.Workers != 2 {
+		t.Errorf("pool %s", describe(p))
+	}
+}
+
+// The capacity can come from the pool's own configuration file instead of the target.
+func TestRealPHPFPMCapacityFromPoolConfig(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 3, Backlog: 8})
+	target := "fastcgi://" + srv.StatusAddr + "/status?pool_config=" + srv.ConfPath
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pools, err := Source{}.Read(ctx, reader(), target, slog.New(slog.DiscardHandler))
+	if err != nil || len(pools) != 1 {
+		t.Fatalf("Read = %v, %v", pools, err)
+	}
+	if p := pools[0]; p.MaxWorkers != 3 || p.Name != phpfpmtest.Pool {
+		t.Errorf("pool %s, want %s with max 3 from %s", describe(p), phpfpmtest.Pool, srv.ConfPath)
+	}
+}
+
+// A wrong status path reaches PHP-FPM, which answers 404: the error says so.
+func TestRealPHPFPMWrongStatusPath(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 1, Backlog: 8})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := Source{}.Read(ctx, reader(), "fastcgi://"+srv.Addr+"/nope?max_children=1", slog.New(slog.DiscardHandler))
+	if err == nil || !contains(err.Error(), "404") || !contains(err.Error(), "pm.status_path") {
+		t.Errorf("err = %v, want a 404 that names pm.status_path", err)
+	}
+}
+
+// A listener that accepts and never answers: the read ends with the context.
+func TestFastCGITargetThatNeverAnswers(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = Source{}.Read(ctx, reader(), "fastcgi://"+l.Addr().String()+"/status?max_children=1", slog.New(slog.DiscardHandler))
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("err = %v after %v, want a timeout after 0.5 s", err, time.Since(start))
+	}
+}
