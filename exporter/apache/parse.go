@@ -57,7 +57,7 @@ func Parse(body []byte, pool string) (exporter.Pool, error) {
 	if err := sc.Err(); err != nil {
 		return exporter.Pool{}, fmt.Errorf("reading mod_status output: %w", err)
 	}
-	p := exporter.Pool{Name: pool}
+	p := exporter.Pool{Name: pool, QueueNotMeasured: true}
 	scoreboard, ok := fields["Scoreboard"]
 	if !ok {
 		return p, errors.New(`no "Scoreboard" line: not a mod_status ?auto page`)

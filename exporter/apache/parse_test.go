@@ -43,7 +43,7 @@ func TestParseCaptures(t *testing.T) {
 			if _, ok := p.TasksCompletedTotal["success"]; ok != tc.completed {
 				t.Errorf("completed %v, want present %v", p.TasksCompletedTotal, tc.completed)
 			}
-			if p.QueuedTasks != nil || p.MaxQueuedTasks != nil || p.BusySecondsTotal != nil || p.OldestRunningTaskAgeSeconds != nil {
+			if !p.QueueNotMeasured || p.MaxQueuedTasks != nil || p.BusySecondsTotal != nil || p.OldestRunningTaskAgeSeconds != nil {
 				t.Errorf("a series mod_status does not measure: %+v", p)
 			}
 		})

@@ -81,7 +81,7 @@ func TestRealApacheExhaustionAndRecovery(t *testing.T) {
 	const workers = 3
 	srv := apachetest.Start(t, apachetest.Options{MPM: "event", Workers: workers})
 	p := readUntil(t, srv, "event-idle.txt", func(p exporter.Pool) bool { return p.Workers == workers && p.BusyWorkers == 1 })
-	if p.MaxWorkers != workers || p.Name != srv.Addr || p.QueuedTasks != nil {
+	if p.MaxWorkers != workers || p.Name != srv.Addr || !p.QueueNotMeasured {
 		t.Errorf("idle pool %+v, want max %d named %s with no queue", p, workers, srv.Addr)
 	}
 	srv.Get(t)
