@@ -1,6 +1,7 @@
 // Command poolwatch_exporter reads the worker-pool statistics of servers that cannot be
-// instrumented in-process (CherryPy's cpstats first) and exposes them under the poolwatch
-// metric contract: one target with --cherrypy.scrape-uri on /metrics, or many through
+// instrumented in-process (CherryPy's cpstats, PHP-FPM's and Apache httpd's status pages)
+// and exposes them under the poolwatch metric contract: one target with a
+// --<source>.scrape-uri flag on /metrics, or many through
 // /probe?module=M&target=T with the modules of --config.file.
 package main
 
@@ -25,7 +26,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/apache"
 	"github.com/poolwatch/poolwatch/exporter/cherrypy"
+	"github.com/poolwatch/poolwatch/exporter/phpfpm"
 )
 
 const program = "poolwatch_exporter"
@@ -33,6 +36,8 @@ const program = "poolwatch_exporter"
 // sources is every kind of status page the exporter understands, by configuration name.
 var sources = map[string]exporter.Source{
 	cherrypy.Name: cherrypy.Source{},
+	phpfpm.Name:   phpfpm.Source{},
+	apache.Name:   apache.Source{},
 }
 
 func main() {
@@ -45,6 +50,14 @@ func main() {
 			"CherryPy cpstats JSON to read on every scrape of /metrics, e.g. http://127.0.0.1:8081/cpstats/data.").Default("").String()
 		cherrypyTimeout = kingpin.Flag("cherrypy.timeout",
 			"Most time a read of --cherrypy.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		phpfpmURI = kingpin.Flag("phpfpm.scrape-uri",
+			"PHP-FPM status page to read on every scrape of /metrics, with the pool's capacity, e.g. fastcgi://127.0.0.1:9001/status?max_children=10.").Default("").String()
+		phpfpmTimeout = kingpin.Flag("phpfpm.timeout",
+			"Most time a read of --phpfpm.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		apacheURI = kingpin.Flag("apache.scrape-uri",
+			"Apache httpd mod_status page to read on every scrape of /metrics, e.g. http://127.0.0.1/server-status?auto.").Default("").String()
+		apacheTimeout = kingpin.Flag("apache.timeout",
+			"Most time a read of --apache.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
 		toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, ":9863")
 	)
 	promslogConfig := &promslog.Config{}
@@ -81,6 +94,26 @@ func main() {
 		}
 		logger.Info("Reading CherryPy on every scrape", "uri", *cherrypyURI, "timeout", *cherrypyTimeout)
 	}
+	for _, f := range []struct {
+		source  string
+		uri     string
+		timeout time.Duration
+	}{{phpfpm.Name, *phpfpmURI, *phpfpmTimeout}, {apache.Name, *apacheURI, *apacheTimeout}} {
+		if f.uri == "" {
+			continue
+		}
+		if target != nil {
+			logger.Error("Only one --<source>.scrape-uri at a time: read more targets through --config.file and /probe")
+			os.Exit(1)
+		}
+		t, err := singleTarget(sources[f.source], f.uri, f.timeout)
+		if err != nil {
+			logger.Error("Invalid --"+f.source+".scrape-uri or --"+f.source+".timeout", "err", err)
+			os.Exit(1)
+		}
+		target = t
+		logger.Info("Reading one target on every scrape", "source", f.source, "uri", f.uri, "timeout", f.timeout)
+	}
 	http.Handle(*metricsPath, promhttp.InstrumentMetricHandler(registry,
 		exporter.NewMetricsHandler(registry, target, logger)))
 
@@ -100,7 +133,7 @@ func main() {
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        program,
-		Description: "Worker-pool exhaustion metrics read from CherryPy's cpstats",
+		Description: "Worker-pool exhaustion metrics read from CherryPy, PHP-FPM and Apache httpd status pages",
 		Version:     version.Info(),
 		Links:       append([]web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}}, links...),
 	})
@@ -117,6 +150,20 @@ func main() {
 		logger.Error("Error running HTTP server", "err", err)
 		os.Exit(1)
 	}
+}
+
+// singleTarget is the target of a --<source>.scrape-uri flag. Its HTTP client keeps no
+// connection open between reads: an idle keep-alive connection holds one of Apache's workers
+// (prefork and worker MPMs) until KeepAliveTimeout.
+func singleTarget(source exporter.Source, uri string, timeout time.Duration) (*exporter.Target, error) {
+	if timeout <= 0 {
+		return nil, fmt.Errorf("timeout must be positive, not %v", timeout)
+	}
+	if err := exporter.CheckTarget(source, uri); err != nil {
+		return nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return &exporter.Target{Source: source, Reader: exporter.NewReader(client), URL: uri, Timeout: timeout}, nil
 }
 
 // reloadHandler re-reads --config.file on POST /-/reload, as Prometheus does.
