@@ -122,7 +122,7 @@ func (*checkingSource) CheckTarget(target string) error {
 func TestLoadConfigUsesTheSourcesTargetCheck(t *testing.T) {
 	sources := map[string]Source{"own": &checkingSource{}}
 	for yml, ok := range map[string]bool{
-		"modules:\n  m:\n    source: own\n    targets: ['own://127.0.0.1:9000/status']\n": true,
+		"modules:\n  m:\n    source: own\n    targets: ['own://127.0.0.1:9000/status']\n":  true,
 		"modules:\n  m:\n    source: own\n    targets: ['http://127.0.0.1:9000/status']\n": false,
 	} {
 		path := filepath.Join(t.TempDir(), "config.yml")
