@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	neturl "net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +170,28 @@ func startExporterExpectExit(t *testing.T, args ...string) string {
 		t.Errorf("exporter ended with %v, want exit status 1", err)
 	}
 	return p.Log()
+}
+
+// /probe reads a PHP-FPM target over FastCGI when a module allows it, and refuses one it does
+// not (another capacity is another target).
+func TestPHPFPMProbe(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 2, Backlog: 8})
+	target := srv.StatusTarget(2)
+	config := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(config, []byte("modules:\n  phpfpm:\n    source: phpfpm\n    targets: ['"+target+"']\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exp := startExporter(t, "--config.file="+config)
+	probe := "http://" + exp.addr + "/probe?module=phpfpm&target="
+	code, body := get(t, httpClient(nil), probe+neturl.QueryEscape(target))
+	s := parse(t, body)
+	if up, _ := s.value("poolwatch_up", "source", "phpfpm"); code != 200 || up != 1 {
+		t.Fatalf("probe: %d, poolwatch_up %v\n%s", code, up, body)
+	}
+	if max, _ := s.value("workerpool_max_workers", "pool", phpfpmtest.Pool); max != 2 {
+		t.Errorf("max_workers %v, want 2", max)
+	}
+	if code, _ := get(t, httpClient(nil), probe+neturl.QueryEscape(srv.StatusTarget(20))); code != 403 {
+		t.Errorf("a target the module does not list: %d, want 403", code)
+	}
 }

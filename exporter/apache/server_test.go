@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -157,5 +158,28 @@ func TestRealApacheOpenSlots(t *testing.T) {
 	p = readUntil(t, srv, "", func(p exporter.Pool) bool { return p.Workers == 4 })
 	if p.MaxWorkers != 4 || p.BusyWorkers < 2 {
 		t.Errorf("pool %+v once the second process started", p)
+	}
+}
+
+// The example status configuration is one httpd accepts.
+func TestExampleStatusConfig(t *testing.T) {
+	apachetest.RequireApache(t)
+	abs, err := filepath.Abs("../../examples/apache/status.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "httpd.conf")
+	m := apachetest.ModulesDir
+	text := "ServerRoot " + dir + "\nServerName 127.0.0.1\nListen 127.0.0.1:1\nErrorLog /dev/null\n" +
+		"LoadModule mpm_event_module " + m + "/mod_mpm_event.so\n" +
+		"LoadModule authz_core_module " + m + "/mod_authz_core.so\n" +
+		"LoadModule authz_host_module " + m + "/mod_authz_host.so\n" +
+		"LoadModule status_module " + m + "/mod_status.so\nInclude " + abs + "\n"
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(apachetest.Binary, "-t", "-f", conf).CombinedOutput(); err != nil {
+		t.Errorf("apache2 -t rejects the example: %v\n%s", err, out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -180,5 +181,26 @@ func TestFastCGITargetThatNeverAnswers(t *testing.T) {
 	_, err = Source{}.Read(ctx, reader(), "fastcgi://"+l.Addr().String()+"/status?max_children=1", slog.New(slog.DiscardHandler))
 	if err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("err = %v after %v, want a timeout after 0.5 s", err, time.Since(start))
+	}
+}
+
+// The example pool file is one PHP-FPM accepts, and the exporter reads its capacity.
+func TestExamplePoolConfig(t *testing.T) {
+	const example = "../../examples/phpfpm/www.conf"
+	if n, err := readMaxChildren(example, "www"); err != nil || n != 50 {
+		t.Errorf("readMaxChildren(%s) = %v, %v; want 50", example, n, err)
+	}
+	bin := phpfpmtest.Binary(t)
+	abs, err := filepath.Abs(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "php-fpm.conf")
+	if err := os.WriteFile(conf, []byte("[global]\npid = "+dir+"/pid\nerror_log = "+dir+"/log\ninclude = "+abs+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-t", "-y", conf, "-p", dir).CombinedOutput(); err != nil {
+		t.Errorf("%s -t rejects %s: %v\n%s", bin, example, err, out)
 	}
 }
