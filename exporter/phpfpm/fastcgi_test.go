@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +169,26 @@ func TestFcgiGetStopsWithTheContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
+}
+
+// FuzzReadResponse feeds the FastCGI reader and the CGI header parser mutations of a stream
+// captured from the real PHP-FPM: they must never panic nor return more than the limit.
+func FuzzReadResponse(f *testing.F) {
+	seed, err := os.ReadFile(filepath.Join("testdata", "status.fcgi"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add(append(record(typeStdout, 1, []byte("Status: 404 Not Found\r\n\r\nFile not found."), 1), endRequest(0)...))
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		const limit = 4096
+		out, err := readResponse(bytes.NewReader(stream), limit)
+		if err != nil {
+			return
+		}
+		if len(out) > limit {
+			t.Errorf("read %d bytes past the %d limit", len(out), limit)
+		}
+		_, _ = parseCGI(out)
+	})
 }

@@ -1,6 +1,7 @@
 package phpfpm
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"log/slog"
@@ -202,5 +203,66 @@ func TestExamplePoolConfig(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "-t", "-y", conf, "-p", dir).CombinedOutput(); err != nil {
 		t.Errorf("%s -t rejects %s: %v\n%s", bin, example, err, out)
+	}
+}
+
+// pm = ondemand starts children for requests only: the capacity stays max_children while the
+// workers alive go from 0 up and, once idle for pm.process_idle_timeout, back down. PHP-FPM
+// forks one child per wake-up of its master, so of 2 requests that arrive together one can
+// wait in the listen queue below capacity: every request is running or queued, never lost.
+func TestRealPHPFPMOnDemand(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 3, Backlog: 8, OnDemand: true})
+	target := srv.StatusTarget(3)
+	p := readUntil(t, target, "ondemand-idle.json", func(p exporter.Pool) bool { return p.Workers == 0 })
+	want(t, p, 3, 0, 0, 0)
+	c0 := p.TasksCompletedTotal["success"]
+	srv.Occupy(t, 2, 2)
+	p = readUntil(t, target, "", func(p exporter.Pool) bool { return p.BusyWorkers >= 1 && p.BusyWorkers+p.QueuedTasks == 2 })
+	if p.MaxWorkers != 3 || p.Workers < 1 {
+		t.Errorf("pool %s, want a child started of 3", describe(p))
+	}
+	readUntil(t, target, "", func(p exporter.Pool) bool {
+		return p.Workers == 0 && p.TasksCompletedTotal["success"] == c0+2
+	})
+}
+
+// recordingConn keeps every byte read from the connection.
+type recordingConn struct {
+	net.Conn
+	read bytes.Buffer
+}
+
+func (c *recordingConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.read.Write(b[:n])
+	return n, err
+}
+
+// The FastCGI client against the real PHP-FPM, record by record: the raw stream it read is
+// the seed of FuzzReadResponse (saved with -capture as testdata/status.fcgi).
+func TestRealPHPFPMFastCGIStream(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 1, Backlog: 8})
+	conn, err := net.DialTimeout("tcp", srv.StatusAddr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rec := &recordingConn{Conn: conn}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	resp, err := fcgiGet(ctx, rec, "/status", "json&full", exporter.MaxBodyBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("status %d, headers %v", resp.Status, resp.Header)
+	}
+	if _, err := Parse(resp.Body, capacity(1)); err != nil {
+		t.Errorf("the body is no status page: %v\n%s", err, resp.Body)
+	}
+	if *capture {
+		if err := os.WriteFile(filepath.Join("testdata", "status.fcgi"), rec.read.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

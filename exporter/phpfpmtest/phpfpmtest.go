@@ -38,8 +38,11 @@ func Binary(t testing.TB) string {
 
 // Options shape the pool.
 type Options struct {
-	// MaxChildren is pm.max_children of a static pool.
+	// MaxChildren is pm.max_children.
 	MaxChildren int
+	// OnDemand makes the pool start children only for requests (pm = ondemand) instead of
+	// all of them at once (pm = static).
+	OnDemand bool
 	// Backlog is listen.backlog of the main pool's socket.
 	Backlog int
 	// Unix makes the main pool and the status pool listen on unix sockets instead of TCP.
@@ -59,7 +62,7 @@ type Server struct {
 	proc *testproc.Proc
 }
 
-// Start runs PHP-FPM in the foreground with a static pool of opts.MaxChildren children and
+// Start runs PHP-FPM in the foreground with a pool of at most opts.MaxChildren children and
 // waits (at most 15 s) until both of its listeners accept connections. The status path is
 // /status on both. It is stopped in t.Cleanup.
 func Start(t testing.TB, opts Options) *Server {
@@ -73,6 +76,10 @@ func Start(t testing.TB, opts Options) *Server {
 		s.Addr, s.StatusAddr = testproc.HostPort(testproc.FreePort(t)), testproc.HostPort(testproc.FreePort(t))
 	}
 	s.ConfPath = filepath.Join(s.Dir, "php-fpm.conf")
+	pm := "static"
+	if opts.OnDemand {
+		pm = "ondemand"
+	}
 	conf := fmt.Sprintf(`[global]
 pid = %[1]s/php-fpm.pid
 error_log = /proc/self/fd/2
@@ -81,12 +88,13 @@ daemonize = no
 [%[2]s]
 listen = %[3]s
 listen.backlog = %[4]d
-pm = static
+pm = %[7]s
 pm.max_children = %[5]d
+pm.process_idle_timeout = 1s
 pm.status_path = /status
 pm.status_listen = %[6]s
 catch_workers_output = yes
-`, s.Dir, Pool, s.Addr, opts.Backlog, opts.MaxChildren, s.StatusAddr)
+`, s.Dir, Pool, s.Addr, opts.Backlog, opts.MaxChildren, s.StatusAddr, pm)
 	write(t, s.ConfPath, conf)
 	write(t, filepath.Join(s.Dir, "slow.php"), "<?php usleep((int)(1e6 * (float)($_GET['seconds'] ?? 1))); echo \"done\\n\";\n")
 
