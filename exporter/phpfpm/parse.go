@@ -16,24 +16,42 @@ type status struct {
 	AcceptedConn   *float64 `json:"accepted conn"`
 	ListenQueue    *float64 `json:"listen queue"`
 	ListenQueueLen *float64 `json:"listen queue len"`
-	IdleProcesses  *float64 `json:"idle processes"`
-	ActiveProcs    *float64 `json:"active processes"`
-	TotalProcesses *float64 `json:"total processes"`
-	Processes      []struct {
+	Processes      *[]struct {
 		State           *string  `json:"state"`
 		RequestDuration *float64 `json:"request duration"` // microseconds
 	} `json:"processes"`
 }
 
+// inRequest are the states (fpm_request.c) of a child between taking a connection and being
+// back to accepting the next: every state but "Idle".
+var inRequest = map[string]bool{
+	"Reading headers":             true,
+	"Getting request information": true,
+	"Running":                     true,
+	"Ending":                      true,
+	"Finishing":                   true,
+}
+
 // Parse turns one ?json&full status page into the pool it describes. maxChildren gives the
 // pool's pm.max_children, which the page does not show, from the pool's name. The mapping, each
-// rule argued from php-src's sapi/fpm/fpm:
+// rule argued from php-src's sapi/fpm/fpm (8.2, the version the tests run):
 //
 //   - max_workers = pm.max_children: the most children the pool ever runs at once (the
 //     scoreboard has exactly that many slots). Never "max active processes", a high-water mark.
-//   - workers = "total processes" (idle + active): the children alive now.
-//   - busy_workers = "active processes": children in any state but Idle, the ones the process
-//     manager counts as active. A status request served by the pool itself is one of them.
+//   - workers = the processes ?full lists: one per scoreboard slot in use, a child alive.
+//   - busy_workers = the processes in a request state (every state but "Idle"); a status
+//     request served by the pool itself is one of them. Not "active processes": children keep
+//     that count by +1/-1 and the master resets it once a second, and between the two it is
+//     off by the children started or ended meanwhile (measured with pm = ondemand: "active
+//     processes" 0 while a child was Running).
+//   - tasks_completed_total{outcome="success"} = "accepted conn" − busy_workers: a child adds
+//     one to "accepted conn" and leaves Idle in the same scoreboard-locked step
+//     (fpm_request_reading_headers), goes back to Idle under the same lock, and the status
+//     page copies the counters and the process list under that lock (fpm_scoreboard_copy),
+//     so the difference is the requests that ended, and never goes back: a child that exits
+//     or is killed mid-request frees its slot, and its request counts as ended. PHP-FPM does
+//     not tell errors apart, so every ended request is "success", as for CherryPy. A
+//     connection closed before sending a request (a TCP health check) counts too.
 //   - queued_tasks = "listen queue": connections the kernel accepted that no child has taken
 //     yet, read by the master once a second from TCP_INFO. Only measured for a TCP listener:
 //     on a unix socket "listen queue len" is 0 and both queue series are absent, not 0.
@@ -41,14 +59,8 @@ type status struct {
 //     and Linux lets an accept queue hold one connection more than its backlog before it
 //     drops new ones (sk_acceptq_is_full tests ">"; measured: backlog 4 held 5). A queue
 //     seen above that (another kernel) leaves the capacity out for that scrape.
-//   - tasks_completed_total{outcome="success"} = "accepted conn" − "active processes":
-//     a child adds one to both in the same locked update when it starts reading a request
-//     (fpm_request_reading_headers), and takes one off "active" when it is back to accepting,
-//     so the difference is the requests that ended. PHP-FPM does not tell errors apart, so
-//     every ended request is counted as "success", as for CherryPy.
-//   - oldest_running_task_age_seconds = the largest "request duration" among processes not
-//     Idle: for those, fpm_status.c computes it as now − the request's start. It needs ?full;
-//     without the process list it is absent.
+//   - oldest_running_task_age_seconds = the largest "request duration" among the processes
+//     in a request: for those, fpm_status.c computes it as now − the request's start.
 //
 // "max children reached" counts how often the process manager wanted a child it could not
 // start; it is no contract series and is left out. Nothing measures busy time, waits or
@@ -69,9 +81,6 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		{"accepted conn", s.AcceptedConn},
 		{"listen queue", s.ListenQueue},
 		{"listen queue len", s.ListenQueueLen},
-		{"idle processes", s.IdleProcesses},
-		{"active processes", s.ActiveProcs},
-		{"total processes", s.TotalProcesses},
 	} {
 		if f.v == nil {
 			return p, fmt.Errorf("pool %q: PHP-FPM status lacks %q", p.Name, f.name)
@@ -80,13 +89,24 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 			return p, fmt.Errorf("pool %q: %q is %v, want a count", p.Name, f.name, *f.v)
 		}
 	}
-	if *s.IdleProcesses+*s.ActiveProcs != *s.TotalProcesses {
-		return p, fmt.Errorf("pool %q: %v idle + %v active processes is not the %v total",
-			p.Name, *s.IdleProcesses, *s.ActiveProcs, *s.TotalProcesses)
+	if s.Processes == nil {
+		return p, fmt.Errorf(`pool %q: PHP-FPM status has no "processes": was ?full lost on the way?`, p.Name)
 	}
-	if *s.ActiveProcs > *s.AcceptedConn {
-		return p, fmt.Errorf("pool %q: %v active processes but only %v accepted requests",
-			p.Name, *s.ActiveProcs, *s.AcceptedConn)
+	busy, oldest := 0.0, 0.0
+	for i, proc := range *s.Processes {
+		if proc.State == nil || proc.RequestDuration == nil {
+			return p, fmt.Errorf("pool %q: process %d lacks its state or request duration", p.Name, i)
+		}
+		if !isCount(*proc.RequestDuration) {
+			return p, fmt.Errorf("pool %q: process %d's request duration is %v", p.Name, i, *proc.RequestDuration)
+		}
+		if inRequest[*proc.State] {
+			busy++
+			oldest = math.Max(oldest, *proc.RequestDuration/1e6)
+		}
+	}
+	if busy > *s.AcceptedConn {
+		return p, fmt.Errorf("pool %q: %v processes in a request but only %v accepted", p.Name, busy, *s.AcceptedConn)
 	}
 
 	capacity, err := maxChildren(p.Name)
@@ -94,9 +114,10 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		return p, fmt.Errorf("pool %q: %w", p.Name, err)
 	}
 	p.MaxWorkers = capacity
-	p.Workers = *s.TotalProcesses
-	p.BusyWorkers = *s.ActiveProcs
-	p.TasksCompletedTotal = map[string]float64{"success": *s.AcceptedConn - *s.ActiveProcs}
+	p.Workers = float64(len(*s.Processes))
+	p.BusyWorkers = busy
+	p.TasksCompletedTotal = map[string]float64{"success": *s.AcceptedConn - busy}
+	p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
 	if *s.ListenQueueLen > 0 {
 		p.QueuedTasks = *s.ListenQueue
 		if capacity := *s.ListenQueueLen + 1; *s.ListenQueue <= capacity {
@@ -104,21 +125,6 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		}
 	} else {
 		p.QueueNotMeasured = true
-	}
-	if s.Processes != nil {
-		oldest := 0.0
-		for i, proc := range s.Processes {
-			if proc.State == nil || proc.RequestDuration == nil {
-				return p, fmt.Errorf("pool %q: process %d lacks its state or request duration", p.Name, i)
-			}
-			if !isCount(*proc.RequestDuration) {
-				return p, fmt.Errorf("pool %q: process %d's request duration is %v", p.Name, i, *proc.RequestDuration)
-			}
-			if *proc.State != "Idle" {
-				oldest = math.Max(oldest, *proc.RequestDuration/1e6)
-			}
-		}
-		p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
 	}
 	return p, nil
 }

@@ -71,36 +71,41 @@ func TestParseCaptures(t *testing.T) {
 }
 
 const minimal = `{"pool":"web","accepted conn":10,"listen queue":1,"listen queue len":8,` +
-	`"idle processes":1,"active processes":3,"total processes":4}`
+	`"idle processes":1,"active processes":3,"total processes":4,"processes":[` +
+	`{"state":"Idle","request duration":90000000},` +
+	`{"state":"Running","request duration":2500000},` +
+	`{"state":"Reading headers","request duration":3000000},` +
+	`{"state":"Finishing","request duration":1000}]}`
 
 func TestParseRules(t *testing.T) {
 	p, err := Parse([]byte(minimal), capacity(5))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 4 processes, 3 of them in a request; their durations are in microseconds, and the idle
+	// process's is its last request's, which does not count.
 	want(t, p, 5, 4, 3, 1)
 	if p.TasksCompletedTotal["success"] != 7 {
-		t.Errorf("completed %v, want accepted 10 - active 3", p.TasksCompletedTotal)
+		t.Errorf("completed %v, want accepted 10 - 3 in a request", p.TasksCompletedTotal)
 	}
-	if p.OldestRunningTaskAgeSeconds != nil {
-		t.Error("an oldest running age without ?full's process list")
+	if *p.OldestRunningTaskAgeSeconds != 3 {
+		t.Errorf("oldest running %v, want 3 s", *p.OldestRunningTaskAgeSeconds)
 	}
 	if *p.MaxQueuedTasks != 9 {
 		t.Errorf("max queued %v, want backlog 8 + 1", *p.MaxQueuedTasks)
 	}
 
-	// Only processes that are not Idle are running; their duration is in microseconds.
-	full := strings.TrimSuffix(minimal, "}") + `,"processes":[` +
-		`{"state":"Idle","request duration":90000000},` +
-		`{"state":"Running","request duration":2500000},` +
-		`{"state":"Reading headers","request duration":3000000},` +
-		`{"state":"Finishing","request duration":1000}]}`
-	p, err = Parse([]byte(full), capacity(5))
-	if err != nil {
-		t.Fatal(err)
+	// The process list, not "active processes" (here stale, as PHP-FPM leaves it for up to a
+	// second after starting a child), says who is busy.
+	stale := strings.Replace(minimal, `"active processes":3`, `"active processes":0`, 1)
+	if p, err := Parse([]byte(stale), capacity(5)); err != nil || p.BusyWorkers != 3 {
+		t.Errorf("stale active count: busy %v, %v; want the 3 processes in a request", p.BusyWorkers, err)
 	}
-	if *p.OldestRunningTaskAgeSeconds != 3 {
-		t.Errorf("oldest running %v, want 3 s (the idle process's last request does not count)", *p.OldestRunningTaskAgeSeconds)
+
+	// A state this parser does not know is a worker, but not a busy one.
+	odd := strings.Replace(minimal, `"state":"Finishing"`, `"state":"(null)"`, 1)
+	if p, err := Parse([]byte(odd), capacity(5)); err != nil || p.Workers != 4 || p.BusyWorkers != 2 {
+		t.Errorf("unknown state: %s, %v", describe(p), err)
 	}
 
 	// A queue above Linux's backlog + 1 leaves the capacity out rather than the pool.
@@ -118,9 +123,10 @@ func TestParseRejects(t *testing.T) {
 		"missing field":     strings.Replace(minimal, `"listen queue len":8,`, ``, 1),
 		"negative":          strings.Replace(minimal, `"listen queue":1`, `"listen queue":-1`, 1),
 		"fraction":          strings.Replace(minimal, `"accepted conn":10`, `"accepted conn":1.5`, 1),
-		"sum":               strings.Replace(minimal, `"total processes":4`, `"total processes":5`, 1),
-		"active > accepted": strings.Replace(minimal, `"accepted conn":10`, `"accepted conn":2`, 1),
-		"process no state":  strings.TrimSuffix(minimal, "}") + `,"processes":[{"request duration":1}]}`,
+		"busy > accepted":   strings.Replace(minimal, `"accepted conn":10`, `"accepted conn":2`, 1),
+		"no process list":   `{"pool":"web","accepted conn":10,"listen queue":1,"listen queue len":8}`,
+		"process no state":  strings.Replace(minimal, `"state":"Idle",`, ``, 1),
+		"negative duration": strings.Replace(minimal, `"request duration":1000`, `"request duration":-1`, 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(body), capacity(5)); err == nil {

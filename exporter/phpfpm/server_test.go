@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,4 +266,56 @@ func TestRealPHPFPMFastCGIStream(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Children starting and ending under load (pm = ondemand, 2 clients for 3 s, one with 0.2 s
+// requests, one with 0.01 s ones): every read
+// keeps busy <= workers <= max, the completed count never goes back, and once the load is
+// over it has counted every request exactly once.
+func TestRealPHPFPMCountersUnderChurn(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 3, Backlog: 16, OnDemand: true})
+	target := srv.StatusTarget(3)
+	c0 := readUntil(t, target, "", func(p exporter.Pool) bool { return p.BusyWorkers == 0 }).TasksCompletedTotal["success"]
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	requests, failed := 0, error(nil)
+	stop := time.Now().Add(3 * time.Second)
+	for _, seconds := range []float64{0.2, 0.01} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				err := srv.Request(seconds)
+				mu.Lock()
+				if err != nil && failed == nil {
+					failed = err
+				}
+				if err == nil {
+					requests++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	last, reads := c0, 0
+	for time.Now().Before(stop) {
+		p := readUntil(t, target, "", func(exporter.Pool) bool { return true }) // Validate checks busy <= workers <= max
+		c := p.TasksCompletedTotal["success"]
+		if c < last {
+			t.Errorf("completed went back from %v to %v", last, c)
+		}
+		last = c
+		reads++
+		time.Sleep(20 * time.Millisecond)
+	}
+	wg.Wait()
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	p := readUntil(t, target, "", func(p exporter.Pool) bool { return p.BusyWorkers == 0 })
+	if got := p.TasksCompletedTotal["success"]; got != c0+float64(requests) {
+		t.Errorf("completed %v after the load, want %v + the %d requests", got, c0, requests)
+	}
+	t.Logf("%d reads during %d requests", reads, requests)
 }

@@ -180,23 +180,32 @@ func (s *Server) Occupy(t testing.TB, n int, seconds float64) {
 // moves.
 func (s *Server) Get(t testing.TB) {
 	t.Helper()
-	conn, err := net.DialTimeout(s.Network, s.Addr, 5*time.Second)
-	if err != nil {
+	if err := s.Request(0); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Request runs slow.php for seconds and waits (at most seconds + 10 s) for its answer. It
+// reports failure as an error, so that load goroutines can use it.
+func (s *Server) Request(seconds float64) error {
+	conn, err := net.DialTimeout(s.Network, s.Addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
 	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := conn.Write(s.request("/slow.php", "seconds=0")); err != nil {
-		t.Fatal(err)
+	_ = conn.SetDeadline(time.Now().Add(time.Duration((seconds + 10) * float64(time.Second))))
+	if _, err := conn.Write(s.request("/slow.php", "seconds="+strconv.FormatFloat(seconds, 'f', -1, 64))); err != nil {
+		return err
 	}
 	// Without FCGI_KEEP_CONN PHP-FPM closes the connection once the request has ended.
 	out, err := io.ReadAll(conn)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if !bytes.Contains(out, []byte("done")) {
-		t.Fatalf("slow.php did not answer: %q", out)
+		return fmt.Errorf("slow.php did not answer: %q", out)
 	}
+	return nil
 }
 
 // request encodes one FastCGI responder request (spec section 5) for script with query, on
