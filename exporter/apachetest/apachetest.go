@@ -41,6 +41,9 @@ type Options struct {
 	ThreadsPerChild int
 	// NoExtendedStatus turns ExtendedStatus off, which drops "Total Accesses".
 	NoExtendedStatus bool
+	// Extra is appended to the configuration, e.g. a proxy to PHP-FPM; ModulesDir is where
+	// its LoadModule lines find their modules.
+	Extra string
 }
 
 // Server is one running Apache httpd.
@@ -132,7 +135,8 @@ DocumentRoot %[8]s
   SetHandler server-status
   Require all granted
 </Location>
-`, dir, s.Addr, opts.MPM, ModulesDir, user, mpm, extended, htdocs)
+%[9]s
+`, dir, s.Addr, opts.MPM, ModulesDir, user, mpm, extended, htdocs, opts.Extra)
 	confPath := filepath.Join(dir, "httpd.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)

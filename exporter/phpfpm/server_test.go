@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/apachetest"
 	"github.com/poolwatch/poolwatch/exporter/phpfpmtest"
 )
 
@@ -318,4 +319,25 @@ func TestRealPHPFPMCountersUnderChurn(t *testing.T) {
 		t.Errorf("completed %v after the load, want %v + the %d requests", got, c0, requests)
 	}
 	t.Logf("%d reads during %d requests", reads, requests)
+}
+
+// The HTTP form of a target, through a real Apache httpd that hands /fpm-status to PHP-FPM's
+// status listener with mod_proxy_fcgi, as PHP-FPM's documentation shows: the exporter's own
+// parameters stay home, json and full reach PHP-FPM.
+func TestRealPHPFPMThroughApache(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 2, Backlog: 8})
+	m := apachetest.ModulesDir
+	web := apachetest.Start(t, apachetest.Options{MPM: "event", Workers: 2, Extra: "LoadModule proxy_module " + m + "/mod_proxy.so\n" +
+		"LoadModule proxy_fcgi_module " + m + "/mod_proxy_fcgi.so\n" +
+		"<Location /status>\n  SetHandler \"proxy:fcgi://" + srv.StatusAddr + "\"\n</Location>\n"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pools, err := Source{}.Read(ctx, reader(), "http://"+web.Addr+"/status?max_children=2", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pools[0]
+	if p.Name != phpfpmtest.Pool || p.MaxWorkers != 2 || p.Workers != 2 || p.OldestRunningTaskAgeSeconds == nil {
+		t.Errorf("pool %s through Apache", describe(p))
+	}
 }
