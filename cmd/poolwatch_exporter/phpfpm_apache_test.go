@@ -195,3 +195,12 @@ func TestPHPFPMProbe(t *testing.T) {
 		t.Errorf("a target the module does not list: %d, want 403", code)
 	}
 }
+
+// Two single-target flags would need two targets on one /metrics: refused, pointing to /probe.
+func TestTwoScrapeURIsAreRefused(t *testing.T) {
+	out := startExporterExpectExit(t, "--cherrypy.scrape-uri=http://127.0.0.1:8081/cpstats/data",
+		"--apache.scrape-uri=http://127.0.0.1/server-status?auto")
+	if !strings.Contains(out, "config.file") {
+		t.Errorf("the exporter's complaint does not point to --config.file:\n%s", out)
+	}
+}
