@@ -39,6 +39,8 @@ func TestParseCaptures(t *testing.T) {
 		{"saturated.json", 3, 3, 3, 2, 5, 2, 0.3},
 		// Status served by the main pool: that request is the one busy worker.
 		{"mainpool.json", 2, 2, 1, 0, 9, 5, 0},
+		// 2 children busy, backlog 2: Linux queues backlog + 1 = 3.
+		{"queuefull.json", 2, 2, 2, 3, 3, 0, 0.0001},
 		// pm = ondemand with no request: no child alive, the capacity still 3.
 		{"ondemand-idle.json", 3, 0, 0, 0, 9, 0, 0},
 		// Unix socket: no queue measured.
@@ -155,7 +157,7 @@ func TestParseStaleCapacityFailsValidation(t *testing.T) {
 // FuzzParse feeds the parser mutations of the real PHP-FPM captures: it must never panic, and
 // a pool it returns without error must be valid whenever its workers fit the capacity.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"idle.json", "saturated.json", "mainpool.json", "unix.json", "ondemand-idle.json"} {
+	for _, name := range []string{"idle.json", "saturated.json", "mainpool.json", "unix.json", "ondemand-idle.json", "queuefull.json"} {
 		f.Add(readCapture(f, name))
 	}
 	f.Add([]byte(minimal))

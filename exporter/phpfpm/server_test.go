@@ -344,3 +344,18 @@ func TestRealPHPFPMThroughApache(t *testing.T) {
 		t.Errorf("pool %s through Apache", describe(p))
 	}
 }
+
+// A full listen queue: 2 children, backlog 2, 5 requests. Linux holds backlog + 1 = 3
+// connections in the accept queue (a 6th would wait for its SYN to be retried), which is the
+// capacity the source reports: queued = max_queued = 3, a valid pool, not a skipped one.
+func TestRealPHPFPMFullQueue(t *testing.T) {
+	const children, backlog = 2, 2
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: children, Backlog: backlog})
+	srv.Occupy(t, children+backlog+1, 2)
+	p := readUntil(t, srv.StatusTarget(children), "queuefull.json", func(p exporter.Pool) bool {
+		return p.BusyWorkers == children && p.QueuedTasks == backlog+1
+	})
+	if p.MaxQueuedTasks == nil || *p.MaxQueuedTasks != backlog+1 {
+		t.Errorf("queue capacity %s, want the backlog %d + 1", deref(p.MaxQueuedTasks), backlog)
+	}
+}
