@@ -1,0 +1,178 @@
+package uwsgi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/internal/contract"
+)
+
+// ErrNotStats is returned by [Parse] for JSON without a "workers" list: most likely the target
+// is not uWSGI's stats server.
+var ErrNotStats = errors.New(`no "workers" list: is this uWSGI's stats server?`)
+
+// ErrNoCores is returned by [Parse] when the workers carry no "cores" (uWSGI runs with
+// --stats-no-cores): without them neither the threads per worker (capacity) nor the busy
+// threads are known.
+var ErrNoCores = errors.New(`workers have no "cores": start uWSGI without --stats-no-cores`)
+
+// stats is the part of uWSGI's stats JSON (core/master_utils.c, uwsgi_master_generate_stats)
+// the mapping uses. Pointers tell a missing value from 0.
+type stats struct {
+	// ListenQueue is written on Linux only; its presence says the socket queues were
+	// measured with Linux's TCP_INFO.
+	ListenQueue *float64 `json:"listen_queue"`
+	Sockets     []struct {
+		Name     string   `json:"name"`
+		Queue    *float64 `json:"queue"`
+		MaxQueue *float64 `json:"max_queue"`
+	} `json:"sockets"`
+	Workers *[]worker `json:"workers"`
+}
+
+type worker struct {
+	ID       *float64 `json:"id"`
+	Status   *string  `json:"status"`
+	Requests *float64 `json:"requests"`
+	Cores    *[]core  `json:"cores"`
+}
+
+type core struct {
+	InRequest *float64 `json:"in_request"`
+	ReqInfo   struct {
+		// RequestStart is the Unix time, in whole seconds, at which the core's request
+		// started; uWSGI writes it only while the core is in a request.
+		RequestStart *float64 `json:"request_start"`
+	} `json:"req_info"`
+}
+
+// Parse maps one uWSGI stats document to the instance's pool, named pool, reading ages
+// against now. The rules, from uWSGI 2.0's source (core/master_utils.c, core/utils.c,
+// core/master.c):
+//
+//   - A worker has one core per thread (--threads) or async slot, so capacity
+//     (max_workers) is the number of cores of every worker, cheaped ones included.
+//   - workers counts the cores of the workers not in status "cheap" (a cheaped worker is a
+//     stopped process that cheaper mode may start again).
+//   - busy counts the cores with in_request 1: set when the core starts receiving a request
+//     (wsgi_req_recv) and cleared when it is closed, exactly the time the thread is taken.
+//     The worker "status" is not used for it: "busy" means at least one core is busy.
+//   - queued is the accept queue of the sockets the workers accept from, which the master
+//     reads with TCP_INFO about once a second (master_check_listen_queue). It is measured only
+//     for IPv4 sockets on Linux: for a unix or IPv6 socket uWSGI reports 0 whatever waits, so
+//     the queue is then absent (QueueNotMeasured) rather than a 0 that claims it is empty.
+//   - max_queued is each socket's backlog (max_queue) plus one: Linux lets the accept queue
+//     hold one connection beyond the backlog (sk_acceptq_is_full compares with >), which a
+//     full queue shows (queue 5 with max_queue 4).
+//   - completed{success} is the sum of the workers' requests: counted when a request is
+//     closed, never reset when a worker is respawned. Every finished request counts as
+//     success: the "exceptions" counter is bumped when the exception is raised, before its
+//     request finishes, so success = requests - exceptions could go backwards.
+//   - oldest_running is now minus the earliest request_start of a busy core: uWSGI keeps the
+//     start in whole seconds, so the age may read up to 1 s high, and it assumes the
+//     exporter's clock agrees with uWSGI's (same host, or NTP). A negative age (clock skew)
+//     reads 0.
+//
+// Not provided, because uWSGI does not measure them: busy_seconds (running_time adds a
+// request's time only when it ends, so it misses work in progress), submitted and rejected
+// tasks (listen_queue_errors is declared but never incremented in uWSGI 2.0), saturated
+// seconds, wait histograms and oldest queued age.
+func Parse(data []byte, pool string, now time.Time) (exporter.Pool, error) {
+	var s stats
+	if err := json.Unmarshal(data, &s); err != nil {
+		return exporter.Pool{}, fmt.Errorf("malformed uWSGI stats JSON: %w", err)
+	}
+	if s.Workers == nil {
+		return exporter.Pool{}, ErrNotStats
+	}
+	p := exporter.Pool{Name: pool}
+	var requests, oldestStart float64
+	for i, w := range *s.Workers {
+		if w.Cores == nil {
+			return exporter.Pool{}, ErrNoCores
+		}
+		if w.Status == nil || w.Requests == nil {
+			return exporter.Pool{}, fmt.Errorf("worker %d: \"status\" or \"requests\" is missing", i+1)
+		}
+		if !isCount(*w.Requests) {
+			return exporter.Pool{}, fmt.Errorf("worker %d: requests is %v, want a count", i+1, *w.Requests)
+		}
+		requests += *w.Requests
+		cores := float64(len(*w.Cores))
+		p.MaxWorkers += cores
+		if *w.Status == "cheap" {
+			continue
+		}
+		p.Workers += cores
+		for j, c := range *w.Cores {
+			if c.InRequest == nil || (*c.InRequest != 0 && *c.InRequest != 1) {
+				return exporter.Pool{}, fmt.Errorf("worker %d core %d: in_request is missing or not 0/1", i+1, j)
+			}
+			if *c.InRequest == 0 {
+				continue
+			}
+			p.BusyWorkers++
+			// A start of 0 or none is a request caught as it began: its age is 0.
+			if start := c.ReqInfo.RequestStart; start != nil && *start > 0 && !math.IsInf(*start, 0) {
+				if oldestStart == 0 || *start < oldestStart {
+					oldestStart = *start
+				}
+			}
+		}
+	}
+	if p.MaxWorkers == 0 {
+		return exporter.Pool{}, errors.New("uWSGI reports no worker cores: no pool to read")
+	}
+	p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: requests}
+	age := 0.0
+	if oldestStart > 0 {
+		age = max(0, float64(now.UnixNano())/1e9-oldestStart)
+	}
+	p.OldestRunningTaskAgeSeconds = exporter.Float(age)
+	if err := readQueue(&p, s); err != nil {
+		return exporter.Pool{}, err
+	}
+	return p, p.Validate()
+}
+
+// readQueue sets the queue from the sockets when uWSGI measured every one of them.
+func readQueue(p *exporter.Pool, s stats) error {
+	p.QueueNotMeasured = true
+	if s.ListenQueue == nil || len(s.Sockets) == 0 {
+		return nil // not Linux, or no socket the workers accept from
+	}
+	var queued, capacity float64
+	for _, sock := range s.Sockets {
+		if sock.Queue == nil || sock.MaxQueue == nil {
+			return fmt.Errorf("socket %q: \"queue\" or \"max_queue\" is missing", sock.Name)
+		}
+		if !isCount(*sock.Queue) || !isCount(*sock.MaxQueue) {
+			return fmt.Errorf("socket %q: queue %v of %v, want counts", sock.Name, *sock.Queue, *sock.MaxQueue)
+		}
+		// get_tcp_info leaves both at 0 when the kernel does not say (tcpi_sacked 0).
+		if !isIPv4(sock.Name) || *sock.MaxQueue == 0 {
+			return nil
+		}
+		queued += *sock.Queue
+		capacity += *sock.MaxQueue + 1
+	}
+	p.QueueNotMeasured = false
+	p.QueuedTasks = queued
+	p.MaxQueuedTasks = exporter.Float(capacity)
+	return nil
+}
+
+// isIPv4 reports whether uWSGI binds name as an AF_INET socket, the only family whose queue
+// it measures: "host:port" or ":port". A unix socket is a path ("/run/app.sock") or an
+// abstract name ("@app"); an IPv6 one is written "[::1]:8000".
+func isIPv4(name string) bool {
+	return strings.Contains(name, ":") && !strings.HasPrefix(name, "[") &&
+		!strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "@") && !strings.HasPrefix(name, "=")
+}
+
+func isCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }

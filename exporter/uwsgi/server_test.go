@@ -1,0 +1,116 @@
+package uwsgi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
+)
+
+// reader is the exporter's own reader, with no keep-alive left behind for goleak.
+func reader() exporter.Reader {
+	return exporter.NewReader(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}})
+}
+
+func read(t *testing.T, target string) (exporter.Pool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pools, err := Source{}.Read(ctx, reader(), target, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return exporter.Pool{}, err
+	}
+	if len(pools) != 1 {
+		t.Fatalf("%d pools, want 1", len(pools))
+	}
+	return pools[0], nil
+}
+
+// waitFor reads target until ok accepts the pool, for at most 10 s (the master measures the
+// accept queue about once a second).
+func waitFor(t *testing.T, target, what string, ok func(exporter.Pool) bool) exporter.Pool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := read(t, target)
+		if err == nil && ok(p) {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %s; last read: %+v, err %v", what, p, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A real uWSGI of 2 workers × 2 threads with a backlog of 4: nine slow requests take the 4
+// threads and fill the accept queue, which Linux lets hold backlog+1 = 5; the pool shows it
+// exhausted with a full queue, and recovers once the requests are released.
+func TestExhaustionAndRecovery(t *testing.T) {
+	const threads, backlog = 4, 4
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 2, Threads: 2, Listen: backlog})
+	before, err := read(t, srv.StatsTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Get(t)
+	done := before.TasksCompletedTotal["success"] + 1
+	waitFor(t, srv.StatsTarget, "the fast request completed", func(p exporter.Pool) bool {
+		return p.TasksCompletedTotal["success"] == done && p.BusyWorkers == 0
+	})
+
+	srv.Occupy(t, threads+backlog+1)
+	p := waitFor(t, srv.StatsTarget, "4 busy and 5 queued", func(p exporter.Pool) bool {
+		return p.BusyWorkers == threads && p.QueuedTasks == backlog+1
+	})
+	if p.MaxWorkers != threads || p.Workers != threads || p.QueueNotMeasured || *p.MaxQueuedTasks != backlog+1 {
+		t.Errorf("exhausted pool = %+v, want 4 of 4 workers and a queue of 5 measured", p)
+	}
+	if p.Name != srv.StatsTarget[len("tcp://"):] {
+		t.Errorf("pool %q, want the stats address", p.Name)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	p2, err := read(t, srv.StatsTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if age := *p2.OldestRunningTaskAgeSeconds; age < 1 || age > 10 {
+		t.Errorf("oldest running age %v s after > 1 s of slow requests", age)
+	}
+
+	srv.Release(t)
+	waitFor(t, srv.StatsTarget, "the pool idle again", func(p exporter.Pool) bool {
+		return p.BusyWorkers == 0 && p.QueuedTasks == 0 && *p.OldestRunningTaskAgeSeconds == 0 &&
+			p.TasksCompletedTotal["success"] == done+threads+backlog+1
+	})
+
+	srv.Stop(t)
+	if _, err := read(t, srv.StatsTarget); err == nil {
+		t.Error("reading a stopped uWSGI succeeded")
+	}
+}
+
+// The stats server on a unix socket and over HTTP (--stats-http) gives the same pool.
+func TestStatsOverUnixSocketAndHTTP(t *testing.T) {
+	for name, o := range map[string]uwsgitest.Options{
+		"unix": {Workers: 1, Threads: 2, Listen: 8, StatsUnix: true},
+		"http": {Workers: 1, Threads: 2, Listen: 8, StatsHTTP: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := uwsgitest.Start(t, o)
+			srv.Occupy(t, 1)
+			// The queue is measured from the master's first check, about a second after start.
+			p := waitFor(t, srv.StatsTarget, "one busy thread", func(p exporter.Pool) bool {
+				return p.BusyWorkers == 1 && !p.QueueNotMeasured
+			})
+			if p.MaxWorkers != 2 || *p.MaxQueuedTasks != 9 {
+				t.Errorf("pool = %+v", p)
+			}
+			srv.Release(t)
+		})
+	}
+}

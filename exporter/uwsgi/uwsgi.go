@@ -1,0 +1,113 @@
+// Package uwsgi is poolwatch_exporter's source for uWSGI: it reads the JSON of uWSGI's stats
+// server (--stats ADDRESS, or --stats ADDRESS --stats-http) and reports the instance's workers
+// as one pool, per the "uWSGI" table of the README.
+//
+// The stats server writes its JSON and closes the connection, so a target is one of
+//
+//	tcp://127.0.0.1:1717          (--stats 127.0.0.1:1717)
+//	unix:///run/uwsgi/stats.sock  (--stats /run/uwsgi/stats.sock)
+//	http://127.0.0.1:1717/        (--stats 127.0.0.1:1717 --stats-http)
+//
+// uWSGI has no pool name: the pool is named after the stats address of the target
+// (127.0.0.1:1717, /run/uwsgi/stats.sock), which the user chose, is stable across restarts
+// and is unique per instance. The sockets the workers serve are no good name: with --http
+// and no --socket, uWSGI binds its internal socket on a random port at every start.
+package uwsgi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
+)
+
+// Name is the source label value and the source name in the exporter's configuration.
+const Name = "uwsgi"
+
+// Source reads a uWSGI stats server. The zero value is ready to use.
+type Source struct{}
+
+// Name implements [exporter.Source].
+func (Source) Name() string { return Name }
+
+// CheckTarget reports whether target is a stats address this source can read: tcp://host:port,
+// unix:///path, or an http(s):// URL for --stats-http.
+func (Source) CheckTarget(target string) error {
+	_, _, err := parseTarget(target)
+	return err
+}
+
+// Read implements [exporter.Source]: one read of the stats server (capped at
+// exporter.MaxBodyBytes), parsed by [Parse] with the exporter's clock.
+func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+	t, pool, err := parseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	var body []byte
+	switch t.Scheme {
+	case "http", "https":
+		body, err = r.Get(ctx, target)
+	default:
+		body, err = dialAndRead(ctx, r, t)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := Parse(body, pool, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return []exporter.Pool{p}, nil
+}
+
+// dialAndRead reads what the stats server writes before it closes the connection.
+func dialAndRead(ctx context.Context, r exporter.Reader, t *url.URL) ([]byte, error) {
+	network, address := "tcp", t.Host
+	if t.Scheme == "unix" {
+		network, address = "unix", t.Path
+	}
+	conn, err := r.Dial(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	body, err := io.ReadAll(io.LimitReader(conn, exporter.MaxBodyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading stats from %s: %w", address, err)
+	}
+	if len(body) > exporter.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", exporter.ErrBodyTooLarge, exporter.MaxBodyBytes)
+	}
+	return body, nil
+}
+
+// parseTarget checks target and returns it parsed with the pool name it gives.
+func parseTarget(target string) (*url.URL, string, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, "", fmt.Errorf("target %q: %w", target, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if err := exporter.CheckTargetURL(target); err != nil {
+			return nil, "", err
+		}
+		return u, u.Host, nil
+	case "tcp":
+		if u.Port() == "" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, "", fmt.Errorf("target %q: want tcp://host:port", target)
+		}
+		return u, u.Host, nil
+	case "unix":
+		if u.Host != "" || u.Path == "" || u.RawQuery != "" {
+			return nil, "", fmt.Errorf("target %q: want unix:///absolute/path", target)
+		}
+		return u, u.Path, nil
+	}
+	return nil, "", fmt.Errorf("target %q: want tcp://host:port, unix:///path or an http(s):// URL (--stats-http)", target)
+}
