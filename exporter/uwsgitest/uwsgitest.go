@@ -111,7 +111,7 @@ func (s *Server) Log() string { return s.proc.Log() }
 // taken. The requests end at [Server.Release]; the connections are closed in t.Cleanup.
 func (s *Server) Occupy(t testing.TB, n int) {
 	t.Helper()
-	testproc.HoldRequests(t, s.Addr, "/slow?seconds=30", n)
+	testproc.HoldRequests(t, s.Addr, "/slow?seconds=30", n, 0)
 }
 
 // Release ends every slow request at once (the app polls for the release file).

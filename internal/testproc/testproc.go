@@ -278,19 +278,26 @@ func TCPReady(addr string) func() error {
 	}
 }
 
-// HoldRequests opens n connections to addr, each sending one GET of path (HTTP/1.1,
-// Connection: close), and does not read the answers, so that each request holds a worker of
-// the server, or waits for one, for as long as the server takes to answer it. The
-// connections are closed in t.Cleanup. A connect that the server's full accept queue leaves
-// unanswered fails the test after 5 s.
-func HoldRequests(t testing.TB, addr, path string, n int) {
+// HoldRequests opens n connections to addr, waits settle, then sends one GET of path on each
+// (HTTP/1.1, Connection: close) and does not read the answers, so that each request holds a
+// worker of the server, or waits for one, for as long as the server takes to answer it.
+// Connecting first lets a server that accepts connections before it reads them (Puma's
+// reactor) take them all in before any request arrives. The connections are closed in
+// t.Cleanup. A connect that the server's full accept queue leaves unanswered fails the test
+// after 5 s.
+func HoldRequests(t testing.TB, addr, path string, n int, settle time.Duration) {
 	t.Helper()
+	conns := make([]net.Conn, 0, n)
 	for range n {
 		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			t.Fatalf("hold a request to %s: %v", addr, err)
 		}
 		t.Cleanup(func() { conn.Close() })
+		conns = append(conns, conn)
+	}
+	time.Sleep(settle)
+	for _, conn := range conns {
 		if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr); err != nil {
 			t.Fatalf("hold a request to %s: %v", addr, err)
 		}

@@ -1,0 +1,73 @@
+// Package puma is poolwatch_exporter's source for Puma: it reads the /stats action of Puma's
+// control app (--control-url tcp://127.0.0.1:9293 --control-token TOKEN) and reports each
+// thread pool, per the "Puma" table of the README: one pool in single mode, one per worker
+// process in cluster mode.
+//
+// A target is the control app's stats URL with its token, http://127.0.0.1:9293/stats?token=T.
+// The control app runs an action for every path it knows, /stop and /halt included, on a
+// plain GET: the source refuses any path but /stats, so that a target or a redirect can never
+// make a scrape stop Puma.
+package puma
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path"
+
+	"github.com/poolwatch/poolwatch/exporter"
+)
+
+// Name is the source label value and the source name in the exporter's configuration.
+const Name = "puma"
+
+// Source reads Puma's control app. The zero value is ready to use.
+type Source struct{}
+
+// Name implements [exporter.Source].
+func (Source) Name() string { return Name }
+
+// CheckTarget reports whether target is an http(s) URL of the control app's /stats action.
+func (Source) CheckTarget(target string) error {
+	_, err := address(target)
+	return err
+}
+
+// Read implements [exporter.Source]: one GET of target, parsed by [Parse]. Pools left out
+// are logged with the reason.
+func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+	addr, err := address(target)
+	if err != nil {
+		return nil, err
+	}
+	body, err := r.Get(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	pools, skipped, err := Parse(body, addr)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range skipped {
+		logger.Warn("leaving out a Puma worker", "err", s)
+	}
+	return pools, nil
+}
+
+// address checks target and returns the control app's host:port, the pool name (or its
+// prefix in cluster mode). Puma's /stats has no address of the application itself.
+func address(target string) (string, error) {
+	if err := exporter.CheckTargetURL(target); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", err
+	}
+	// The control app dispatches on the last path segment (App::Status#call).
+	if path.Base(u.Path) != "stats" {
+		return "", fmt.Errorf("target %q: want the control app's /stats (any other action, such as /stop, would act on Puma)", u.Redacted())
+	}
+	return u.Host, nil
+}

@@ -1,0 +1,91 @@
+package puma
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/pumatest"
+)
+
+func read(t *testing.T, target string) ([]exporter.Pool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return Source{}.Read(ctx, exporter.NewReader(client), target, slog.New(slog.DiscardHandler))
+}
+
+func controlAddr(t *testing.T, srv *pumatest.Server) string {
+	u, err := url.Parse(srv.StatsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// waitFor reads target until ok accepts the pools, for at most 10 s.
+func waitFor(t *testing.T, target, what string, ok func([]exporter.Pool) bool) []exporter.Pool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pools, err := read(t, target)
+		if err == nil && ok(pools) {
+			return pools
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %s; last read: %+v, err %v", what, pools, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A real Puma in single mode with 2 threads: five slow requests, accepted before they are
+// sent, take both threads and leave 3 in Puma's backlog; the pool shows it exhausted with
+// that queue, and recovers once the requests are released.
+func TestSingleModeExhaustionAndRecovery(t *testing.T) {
+	const threads, queued = 2, 3
+	srv := pumatest.Start(t, 0, threads)
+	srv.Occupy(t, threads+queued, 300*time.Millisecond)
+	pools := waitFor(t, srv.StatsURL, "2 busy and 3 queued", func(p []exporter.Pool) bool {
+		return len(p) == 1 && p[0].BusyWorkers == threads && p[0].QueuedTasks == queued
+	})
+	p := pools[0]
+	if p.MaxWorkers != threads || p.Workers != threads || p.MaxQueuedTasks != nil || p.Name != controlAddr(t, srv) {
+		t.Errorf("exhausted pool = %+v", p)
+	}
+	srv.Release(t)
+	waitFor(t, srv.StatsURL, "the pool idle again", func(p []exporter.Pool) bool {
+		return len(p) == 1 && p[0].BusyWorkers == 0 && p[0].QueuedTasks == 0
+	})
+	srv.Stop(t)
+	if _, err := read(t, srv.StatsURL); err == nil {
+		t.Error("reading a stopped Puma succeeded")
+	}
+}
+
+// A real Puma in cluster mode (-w 2) with 2 threads each: one pool per worker, each
+// exhausted by enough slow requests, and idle again once they are released.
+func TestClusterModeExhaustionAndRecovery(t *testing.T) {
+	const workers, threads = 2, 2
+	srv := pumatest.Start(t, workers, threads)
+	srv.Occupy(t, workers*threads+2, 0)
+	pools := waitFor(t, srv.StatsURL, "both workers exhausted", func(p []exporter.Pool) bool {
+		return len(p) == workers && p[0].BusyWorkers == threads && p[1].BusyWorkers == threads
+	})
+	for i, p := range pools {
+		if want := fmt.Sprintf("%s/worker-%d", controlAddr(t, srv), i); p.Name != want || p.MaxWorkers != threads {
+			t.Errorf("pool %d = %+v, want name %q", i, p, want)
+		}
+	}
+	srv.Release(t)
+	waitFor(t, srv.StatsURL, "both workers idle again", func(p []exporter.Pool) bool {
+		return len(p) == workers && p[0].BusyWorkers == 0 && p[1].BusyWorkers == 0 &&
+			p[0].QueuedTasks == 0 && p[1].QueuedTasks == 0
+	})
+}
