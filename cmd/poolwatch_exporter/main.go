@@ -1,6 +1,7 @@
 // Command poolwatch_exporter reads the worker-pool statistics of servers that cannot be
-// instrumented in-process (CherryPy's cpstats, PHP-FPM's and Apache httpd's status pages)
-// and exposes them under the poolwatch metric contract: one target with a
+// instrumented in-process (CherryPy's cpstats, PHP-FPM's and Apache httpd's status pages,
+// uWSGI's stats server, Puma's control app, Tomcat's manager status) and exposes them under
+// the poolwatch metric contract: one target with a
 // --<source>.scrape-uri flag on /metrics, or many through
 // /probe?module=M&target=T with the modules of --config.file.
 package main
@@ -29,6 +30,9 @@ import (
 	"github.com/poolwatch/poolwatch/exporter/apache"
 	"github.com/poolwatch/poolwatch/exporter/cherrypy"
 	"github.com/poolwatch/poolwatch/exporter/phpfpm"
+	"github.com/poolwatch/poolwatch/exporter/puma"
+	"github.com/poolwatch/poolwatch/exporter/tomcat"
+	"github.com/poolwatch/poolwatch/exporter/uwsgi"
 )
 
 const program = "poolwatch_exporter"
@@ -38,6 +42,9 @@ var sources = map[string]exporter.Source{
 	cherrypy.Name: cherrypy.Source{},
 	phpfpm.Name:   phpfpm.Source{},
 	apache.Name:   apache.Source{},
+	uwsgi.Name:    uwsgi.Source{},
+	puma.Name:     puma.Source{},
+	tomcat.Name:   tomcat.Source{},
 }
 
 func main() {
@@ -58,6 +65,18 @@ func main() {
 			"Apache httpd mod_status page to read on every scrape of /metrics, e.g. http://127.0.0.1/server-status?auto.").Default("").String()
 		apacheTimeout = kingpin.Flag("apache.timeout",
 			"Most time a read of --apache.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		uwsgiURI = kingpin.Flag("uwsgi.scrape-uri",
+			"uWSGI stats server to read on every scrape of /metrics: tcp://127.0.0.1:1717, unix:///run/uwsgi/stats.sock, or http://127.0.0.1:1717/ with --stats-http.").Default("").String()
+		uwsgiTimeout = kingpin.Flag("uwsgi.timeout",
+			"Most time a read of --uwsgi.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		pumaURI = kingpin.Flag("puma.scrape-uri",
+			"Puma control app's stats to read on every scrape of /metrics, e.g. http://127.0.0.1:9293/stats?token=TOKEN.").Default("").String()
+		pumaTimeout = kingpin.Flag("puma.timeout",
+			"Most time a read of --puma.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
+		tomcatURI = kingpin.Flag("tomcat.scrape-uri",
+			"Tomcat manager's XML status to read on every scrape of /metrics, e.g. http://USER:PASSWORD@127.0.0.1:8081/manager/status?XML=true.").Default("").String()
+		tomcatTimeout = kingpin.Flag("tomcat.timeout",
+			"Most time a read of --tomcat.scrape-uri may take (the scrape's own timeout lowers it).").Default("5s").Duration()
 		toolkitFlags = kingpinflag.AddFlags(kingpin.CommandLine, ":9863")
 	)
 	promslogConfig := &promslog.Config{}
@@ -98,7 +117,13 @@ func main() {
 		source  string
 		uri     string
 		timeout time.Duration
-	}{{phpfpm.Name, *phpfpmURI, *phpfpmTimeout}, {apache.Name, *apacheURI, *apacheTimeout}} {
+	}{
+		{phpfpm.Name, *phpfpmURI, *phpfpmTimeout},
+		{apache.Name, *apacheURI, *apacheTimeout},
+		{uwsgi.Name, *uwsgiURI, *uwsgiTimeout},
+		{puma.Name, *pumaURI, *pumaTimeout},
+		{tomcat.Name, *tomcatURI, *tomcatTimeout},
+	} {
 		if f.uri == "" {
 			continue
 		}
@@ -133,7 +158,7 @@ func main() {
 
 	landing, err := web.NewLandingPage(web.LandingConfig{
 		Name:        program,
-		Description: "Worker-pool exhaustion metrics read from CherryPy, PHP-FPM and Apache httpd status pages",
+		Description: "Worker-pool exhaustion metrics read from CherryPy, PHP-FPM, Apache httpd, uWSGI, Puma and Tomcat",
 		Version:     version.Info(),
 		Links:       append([]web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}}, links...),
 	})

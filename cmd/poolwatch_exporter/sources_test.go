@@ -1,0 +1,186 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolwatch/poolwatch/exporter/pumatest"
+	"github.com/poolwatch/poolwatch/exporter/tomcattest"
+	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
+)
+
+// scrapeUntil scrapes url until ok accepts the parsed answer (at most 15 s) and returns it
+// with its raw body.
+func scrapeUntil(t *testing.T, url, what string, ok func(scrape) bool) (scrape, string) {
+	t.Helper()
+	client := httpClient(nil)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, body := get(t, client, url)
+		s := parse(t, body)
+		if ok(s) {
+			return s, body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %s; last scrape:\n%s", what, body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// pool returns a pool series' value, or -1 when it is absent.
+func (s scrape) pool(name, pool string) float64 {
+	v, ok := s.value(name, "pool", pool)
+	if !ok {
+		return -1
+	}
+	return v
+}
+
+// checkDown asserts that, the server gone, the exporter answers poolwatch_up 0 for source and
+// no pool series at all, and logs why.
+func checkDown(t *testing.T, exp *exporterProc, source string) {
+	t.Helper()
+	_, body := get(t, httpClient(nil), "http://"+exp.addr+"/metrics")
+	s := parse(t, body)
+	if up, ok := s.value("poolwatch_up", "source", source); !ok || up != 0 {
+		t.Errorf("poolwatch_up{source=%q} = %v (present %v) with the server stopped", source, up, ok)
+	}
+	if names := s.workerpoolSeries(); len(names) > 0 {
+		t.Errorf("pool series with the server stopped: %v", names)
+	}
+	if !strings.Contains(exp.Log(), "reading target failed") {
+		t.Error("no log line says why poolwatch_up is 0")
+	}
+}
+
+// A real uWSGI of 2 workers × 2 threads and a backlog of 4 through the exporter: 9 slow
+// requests show the pool exhausted with a full accept queue (backlog + 1 on Linux), the
+// output passes promtool, the pool recovers when they end, and a stopped uWSGI reads up 0.
+func TestUWSGIThroughExporter(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 2, Threads: 2, Listen: 4})
+	exp := startExporter(t, "--uwsgi.scrape-uri="+srv.StatsTarget, "--uwsgi.timeout=2s")
+	metrics := "http://" + exp.addr + "/metrics"
+	pool := strings.TrimPrefix(srv.StatsTarget, "tcp://")
+
+	srv.Occupy(t, 9)
+	s, body := scrapeUntil(t, metrics, "4 busy and 5 queued", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", pool) == 4 && s.pool("workerpool_queued_tasks", pool) == 5
+	})
+	promtoolCheck(t, body)
+	for name, want := range map[string]float64{
+		"workerpool_max_workers": 4, "workerpool_workers": 4, "workerpool_max_queued_tasks": 5,
+		"workerpool_busy_seconds_total": -1, "workerpool_tasks_submitted_total": -1,
+	} {
+		if got := s.pool(name, pool); got != want {
+			t.Errorf("%s = %v, want %v (-1: absent)", name, got, want)
+		}
+	}
+	if up, _ := s.value("poolwatch_up", "source", "uwsgi"); up != 1 {
+		t.Errorf("poolwatch_up = %v", up)
+	}
+
+	srv.Release(t)
+	scrapeUntil(t, metrics, "the pool idle again", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", pool) == 0 && s.pool("workerpool_queued_tasks", pool) == 0
+	})
+	srv.Stop(t)
+	checkDown(t, exp, "uwsgi")
+}
+
+// A real Puma in cluster mode (2 workers × 2 threads) through the exporter: a pool per
+// worker, both exhausted by slow requests, promtool-clean, idle again once they end, and a
+// stopped Puma reads up 0.
+func TestPumaClusterThroughExporter(t *testing.T) {
+	srv := pumatest.Start(t, 2, 2)
+	exp := startExporter(t, "--puma.scrape-uri="+srv.StatsURL, "--puma.timeout=2s")
+	metrics := "http://" + exp.addr + "/metrics"
+	u, err := url.Parse(srv.StatsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w0, w1 := u.Host+"/worker-0", u.Host+"/worker-1"
+
+	srv.Occupy(t, 6, 0)
+	s, body := scrapeUntil(t, metrics, "both workers exhausted", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", w0) == 2 && s.pool("workerpool_busy_workers", w1) == 2
+	})
+	promtoolCheck(t, body)
+	for _, p := range []string{w0, w1} {
+		if s.pool("workerpool_max_workers", p) != 2 || s.pool("workerpool_queued_tasks", p) < 0 ||
+			s.pool("workerpool_max_queued_tasks", p) != -1 {
+			t.Errorf("pool %s: max %v, queued %v, max queued %v", p, s.pool("workerpool_max_workers", p),
+				s.pool("workerpool_queued_tasks", p), s.pool("workerpool_max_queued_tasks", p))
+		}
+	}
+	if strings.Contains(exp.Log(), pumatest.Token) {
+		t.Error("the exporter logged Puma's control token")
+	}
+
+	srv.Release(t)
+	scrapeUntil(t, metrics, "both workers idle", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", w0) == 0 && s.pool("workerpool_busy_workers", w1) == 0
+	})
+	srv.Stop(t)
+	checkDown(t, exp, "puma")
+}
+
+// A real Tomcat (one JVM start) with 4 threads on the application's connector through the
+// exporter: 6 slow requests exhaust it, the status connector keeps answering, the output
+// passes promtool with no queue series, the pool recovers, and a stopped Tomcat reads up 0.
+func TestTomcatThroughExporter(t *testing.T) {
+	srv := tomcattest.Start(t, 4)
+	target := fmt.Sprintf("http://%s:%s@%s/manager/status?XML=true", tomcattest.User, tomcattest.Password, srv.StatusAddr)
+	exp := startExporter(t, "--tomcat.scrape-uri="+target, "--tomcat.timeout=3s")
+	metrics := "http://" + exp.addr + "/metrics"
+
+	srv.Occupy(t, 6)
+	s, body := scrapeUntil(t, metrics, "4 busy of 4", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", srv.Connector) == 4
+	})
+	promtoolCheck(t, body)
+	for name, want := range map[string]float64{
+		"workerpool_max_workers": 4, "workerpool_workers": 4,
+		"workerpool_queued_tasks": -1, "workerpool_busy_seconds_total": -1,
+	} {
+		if got := s.pool(name, srv.Connector); got != want {
+			t.Errorf("%s = %v, want %v (-1: absent)", name, got, want)
+		}
+	}
+	if s.pool("workerpool_max_workers", srv.StatusConnector) != 2 {
+		t.Errorf("no pool for the status connector %s", srv.StatusConnector)
+	}
+	if strings.Contains(exp.Log(), tomcattest.Password) {
+		t.Error("the exporter logged Tomcat's password")
+	}
+
+	srv.Release(t)
+	scrapeUntil(t, metrics, "the pool idle again", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", srv.Connector) == 0
+	})
+	srv.Stop(t)
+	checkDown(t, exp, "tomcat")
+}
+
+// Targets the sources refuse at start, with the reason.
+func TestScrapeURIFlagsRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"puma stop":   {[]string{"--puma.scrape-uri=http://127.0.0.1:9293/stop?token=x"}, "/stats"},
+		"uwsgi ftp":   {[]string{"--uwsgi.scrape-uri=ftp://127.0.0.1:1717"}, "tcp://host:port"},
+		"tomcat html": {[]string{"--tomcat.scrape-uri=http://127.0.0.1:8081/manager/status"}, "XML"},
+		"timeout": {[]string{"--tomcat.scrape-uri=http://127.0.0.1:8081/manager/status?XML=true", "--tomcat.timeout=0s"},
+			"timeout must be positive"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if out := startExporterExpectExit(t, tc.args...); !strings.Contains(out, tc.want) {
+				t.Errorf("the exporter's complaint does not say %q:\n%s", tc.want, out)
+			}
+		})
+	}
+}
