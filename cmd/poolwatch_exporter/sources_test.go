@@ -95,7 +95,7 @@ func TestUWSGIThroughExporter(t *testing.T) {
 // worker, both exhausted by slow requests, promtool-clean, idle again once they end, and a
 // stopped Puma reads up 0.
 func TestPumaClusterThroughExporter(t *testing.T) {
-	srv := pumatest.Start(t, 2, 2)
+	srv := pumatest.Start(t, 2, 2, 2)
 	exp := startExporter(t, "--puma.scrape-uri="+srv.StatsURL, "--puma.timeout=2s")
 	metrics := "http://" + exp.addr + "/metrics"
 	u, err := url.Parse(srv.StatsURL)

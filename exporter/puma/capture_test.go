@@ -27,13 +27,13 @@ func TestCapture(t *testing.T) {
 		t.Skip("run with -capture to re-capture testdata from Puma")
 	}
 	t.Run("single idle", func(t *testing.T) {
-		srv := pumatest.Start(t, 0, 2)
+		srv := pumatest.Start(t, 0, 2, 2)
 		writeWhen(t, srv, "single-idle.json", func(p []exporter.Pool) bool {
 			return len(p) == 1 && p[0].BusyWorkers == 0
 		})
 	})
 	t.Run("single saturated", func(t *testing.T) {
-		srv := pumatest.Start(t, 0, 2)
+		srv := pumatest.Start(t, 0, 2, 2)
 		srv.Occupy(t, 5, 300*time.Millisecond)
 		writeWhen(t, srv, "single-saturated.json", func(p []exporter.Pool) bool {
 			return len(p) == 1 && p[0].BusyWorkers == 2 && p[0].QueuedTasks == 3
@@ -41,7 +41,7 @@ func TestCapture(t *testing.T) {
 		srv.Release(t)
 	})
 	t.Run("cluster saturated", func(t *testing.T) {
-		srv := pumatest.Start(t, 2, 2)
+		srv := pumatest.Start(t, 2, 2, 2)
 		srv.Occupy(t, 6, 0)
 		writeWhen(t, srv, "cluster-saturated.json", func(p []exporter.Pool) bool {
 			return len(p) == 2 && p[0].BusyWorkers == 2 && p[1].BusyWorkers == 2

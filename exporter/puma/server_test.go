@@ -50,7 +50,7 @@ func waitFor(t *testing.T, target, what string, ok func([]exporter.Pool) bool) [
 // that queue, and recovers once the requests are released.
 func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 	const threads, queued = 2, 3
-	srv := pumatest.Start(t, 0, threads)
+	srv := pumatest.Start(t, 0, threads, threads)
 	srv.Occupy(t, threads+queued, 300*time.Millisecond)
 	pools := waitFor(t, srv.StatsURL, "2 busy and 3 queued", func(p []exporter.Pool) bool {
 		return len(p) == 1 && p[0].BusyWorkers == threads && p[0].QueuedTasks == queued
@@ -73,7 +73,7 @@ func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 // exhausted by enough slow requests, and idle again once they are released.
 func TestClusterModeExhaustionAndRecovery(t *testing.T) {
 	const workers, threads = 2, 2
-	srv := pumatest.Start(t, workers, threads)
+	srv := pumatest.Start(t, workers, threads, threads)
 	srv.Occupy(t, workers*threads+2, 0)
 	pools := waitFor(t, srv.StatsURL, "both workers exhausted", func(p []exporter.Pool) bool {
 		return len(p) == workers && p[0].BusyWorkers == threads && p[1].BusyWorkers == threads
@@ -88,4 +88,21 @@ func TestClusterModeExhaustionAndRecovery(t *testing.T) {
 		return len(p) == workers && p[0].BusyWorkers == 0 && p[1].BusyWorkers == 0 &&
 			p[0].QueuedTasks == 0 && p[1].QueuedTasks == 0
 	})
+}
+
+// With fewer threads spawned than allowed (-t 1:4), busy is still the threads that took a
+// request: pool_capacity counts the threads Puma may still spawn as free, and max_threads -
+// pool_capacity subtracts them.
+func TestBusyWithThreadsStillToSpawn(t *testing.T) {
+	srv := pumatest.Start(t, 0, 1, 4)
+	idle := waitFor(t, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 })[0]
+	if idle.MaxWorkers != 4 || idle.Workers != 1 || idle.BusyWorkers != 0 {
+		t.Errorf("idle pool = %+v, want 0 busy of 1 spawned, 4 allowed", idle)
+	}
+	srv.Occupy(t, 2, 0)
+	p := waitFor(t, srv.StatsURL, "2 busy", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 2 })[0]
+	if p.MaxWorkers != 4 || p.Workers < 2 || p.QueuedTasks != 0 {
+		t.Errorf("pool = %+v, want 2 busy of >= 2 spawned, 4 allowed, none queued", p)
+	}
+	srv.Release(t)
 }

@@ -47,11 +47,11 @@ type Server struct {
 	proc    *testproc.Proc
 }
 
-// Start runs Puma with threads threads per pool, in single mode when workers is 0 or in
-// cluster mode with that many worker processes, and waits (at most 30 s) until the control
+// Start runs Puma with minThreads to maxThreads threads per pool (-t min:max), in single mode
+// when workers is 0 or in cluster mode with that many worker processes, and waits (at most 30 s) until the control
 // app answers and, in cluster mode, every worker has reported its status. Workers report
 // every second (worker_check_interval 1) instead of Puma's default 5 s, to keep tests short.
-func Start(t testing.TB, workers, threads int) *Server {
+func Start(t testing.TB, workers, minThreads, maxThreads int) *Server {
 	t.Helper()
 	Require(t)
 	dir := t.TempDir()
@@ -65,7 +65,7 @@ func Start(t testing.TB, workers, threads int) *Server {
 	s.proc = testproc.Start(t, testproc.Spec{
 		Name: "puma", Path: Binary, Dir: dir,
 		Args: []string{"-C", config, "-b", "tcp://" + s.Addr,
-			"-t", fmt.Sprintf("%d:%d", threads, threads), "-w", strconv.Itoa(workers),
+			"-t", fmt.Sprintf("%d:%d", minThreads, maxThreads), "-w", strconv.Itoa(workers),
 			"--control-url", "tcp://" + control, "--control-token", Token, AppPath()},
 		Env:   []string{"POOLWATCH_RELEASE=" + s.release},
 		Grace: 3 * time.Second,
