@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +186,29 @@ func TestScrapeURIFlagsRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// /probe reads a uWSGI over a unix socket through a module (its own protocol, dialled with
+// the module's reader), and refuses a stats socket the module does not allow.
+func TestUWSGIProbeOverUnixSocket(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 1, Threads: 2, Listen: 8, StatsUnix: true})
+	dir := filepath.Dir(strings.TrimPrefix(srv.StatsTarget, "unix://"))
+	cfg := writeFile(t, t.TempDir(), "poolwatch.yml", "modules:\n  uwsgi:\n    source: uwsgi\n    timeout: 2s\n"+
+		"    target_patterns: ['unix://"+regexp.QuoteMeta(dir)+"/stats\\.sock']\n")
+	exp := startExporter(t, "--config.file="+cfg)
+	probe := func(target string) (int, string) {
+		return get(t, httpClient(nil), "http://"+exp.addr+"/probe?"+url.Values{"module": {"uwsgi"}, "target": {target}}.Encode())
+	}
+	srv.Occupy(t, 1)
+	pool := strings.TrimPrefix(srv.StatsTarget, "unix://")
+	s, body := scrapeUntil(t, "http://"+exp.addr+"/probe?"+url.Values{"module": {"uwsgi"}, "target": {srv.StatsTarget}}.Encode(),
+		"one busy thread", func(s scrape) bool { return s.pool("workerpool_busy_workers", pool) == 1 })
+	promtoolCheck(t, body)
+	if s.pool("workerpool_max_workers", pool) != 2 {
+		t.Errorf("max workers = %v, want 2", s.pool("workerpool_max_workers", pool))
+	}
+	if code, _ := probe("unix:///run/other.sock"); code != http.StatusForbidden {
+		t.Errorf("a socket the module does not allow: status %d, want 403", code)
+	}
+	srv.Release(t)
 }

@@ -51,7 +51,8 @@ type connector struct {
 //   - max_workers is threadInfo maxThreads, workers currentThreadCount (threads the
 //     connector's executor has started), busy currentThreadsBusy (threads running a task
 //     now). A connector whose maxThreads is negative (an executor that is no bounded thread
-//     pool, such as virtual threads) has no capacity and is left out.
+//     pool, such as virtual threads) has no capacity and is left out. Connectors that share
+//     an <Executor> each report the executor's threads: their pools are the same threads.
 //   - completed{success} is requestInfo requestCount: counted when a request ends
 //     (RequestInfo.updateCounters), so it does not include requests in progress. Every
 //     finished request counts as success: errorCount counts every status >= 400 (a 404
