@@ -107,7 +107,7 @@ func TestPumaClusterThroughExporter(t *testing.T) {
 	}
 	w0, w1 := u.Host+"/worker-0", u.Host+"/worker-1"
 
-	srv.Occupy(t, 6, 0)
+	srv.OccupyOneByOne(t, 6, 200*time.Millisecond)
 	s, body := scrapeUntil(t, metrics, "both workers exhausted", func(s scrape) bool {
 		return s.pool("workerpool_busy_workers", w0) == 2 && s.pool("workerpool_busy_workers", w1) == 2
 	})

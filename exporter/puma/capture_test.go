@@ -42,7 +42,7 @@ func TestCapture(t *testing.T) {
 	})
 	t.Run("cluster saturated", func(t *testing.T) {
 		srv := pumatest.Start(t, 2, 2, 2)
-		srv.Occupy(t, 6, 0)
+		srv.OccupyOneByOne(t, 6, 200*time.Millisecond)
 		writeWhen(t, srv, "cluster-saturated.json", func(p []exporter.Pool) bool {
 			return len(p) == 2 && p[0].BusyWorkers == 2 && p[1].BusyWorkers == 2
 		})

@@ -74,7 +74,7 @@ func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 func TestClusterModeExhaustionAndRecovery(t *testing.T) {
 	const workers, threads = 2, 2
 	srv := pumatest.Start(t, workers, threads, threads)
-	srv.Occupy(t, workers*threads+2, 0)
+	srv.OccupyOneByOne(t, workers*threads+2, 200*time.Millisecond)
 	pools := waitFor(t, srv.StatsURL, "both workers exhausted", func(p []exporter.Pool) bool {
 		return len(p) == workers && p[0].BusyWorkers == threads && p[1].BusyWorkers == threads
 	})
@@ -95,13 +95,18 @@ func TestClusterModeExhaustionAndRecovery(t *testing.T) {
 // pool_capacity subtracts them.
 func TestBusyWithThreadsStillToSpawn(t *testing.T) {
 	srv := pumatest.Start(t, 0, 1, 4)
-	idle := waitFor(t, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 })[0]
+	// The readiness request's thread may not be back waiting yet: wait for it.
+	idle := waitFor(t, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 0 })[0]
 	if idle.MaxWorkers != 4 || idle.Workers != 1 || idle.BusyWorkers != 0 {
 		t.Errorf("idle pool = %+v, want 0 busy of 1 spawned, 4 allowed", idle)
 	}
 	srv.Occupy(t, 2, 0)
-	p := waitFor(t, srv.StatsURL, "2 busy", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 2 })[0]
-	if p.MaxWorkers != 4 || p.Workers < 2 || p.QueuedTasks != 0 {
+	// A thread spawned for a request counts as busy from its spawn, a moment before it takes
+	// the request off the backlog: wait for the steady state.
+	p := waitFor(t, srv.StatsURL, "2 busy, none queued", func(p []exporter.Pool) bool {
+		return len(p) == 1 && p[0].BusyWorkers == 2 && p[0].QueuedTasks == 0
+	})[0]
+	if p.MaxWorkers != 4 || p.Workers < 2 {
 		t.Errorf("pool = %+v, want 2 busy of >= 2 spawned, 4 allowed, none queued", p)
 	}
 	srv.Release(t)

@@ -123,6 +123,18 @@ func (s *Server) Occupy(t testing.TB, n int, settle time.Duration) {
 	testproc.HoldRequests(t, s.Addr, "/slow?seconds=30", n, settle)
 }
 
+// OccupyOneByOne sends n slow requests like [Server.Occupy], one at a time, gap apart. In
+// cluster mode a worker whose threads are all busy stops accepting, so requests sent apart
+// go to a worker with a free thread; sent in a burst, one worker may accept them all into its
+// backlog while another stays idle (which its pool then shows).
+func (s *Server) OccupyOneByOne(t testing.TB, n int, gap time.Duration) {
+	t.Helper()
+	for range n {
+		testproc.HoldRequests(t, s.Addr, "/slow?seconds=30", 1, 0)
+		time.Sleep(gap)
+	}
+}
+
 // Release ends every slow request at once (the app polls for the release file).
 func (s *Server) Release(t testing.TB) {
 	t.Helper()
