@@ -81,7 +81,9 @@ type core struct {
 // Not provided, because uWSGI does not measure them: busy_seconds (running_time adds a
 // request's time only when it ends, so it misses work in progress), submitted and rejected
 // tasks (listen_queue_errors is declared but never incremented in uWSGI 2.0), saturated
-// seconds, wait histograms and oldest queued age.
+// seconds, wait histograms and oldest queued age. "load" is a copy of "listen_queue" (the
+// largest socket queue), and a worker's "avg_rt" is (previous avg_rt + last request's time)/2,
+// a figure of the last few requests that no histogram can be made of: neither is used.
 func Parse(data []byte, pool string, now time.Time) (exporter.Pool, error) {
 	var s stats
 	if err := json.Unmarshal(data, &s); err != nil {
