@@ -42,7 +42,8 @@ func (c *targetCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	source := c.target.Source.Name()
-	logger := c.logger.With("source_type", source, "target", c.target.URL)
+	// Targets may carry a secret (a password, Puma's token): never log them as they are.
+	logger := c.logger.With("source_type", source, "target", RedactTarget(c.target.URL))
 
 	ctx, cancel := context.WithTimeout(c.ctx, c.target.Timeout)
 	defer cancel()
@@ -54,7 +55,7 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		up = 0
 		pools = nil
-		logger.Error("reading target failed", "err", err, "duration_seconds", duration)
+		logger.Error("reading target failed", "err", RedactError(err), "duration_seconds", duration)
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, source)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, duration, source)

@@ -137,7 +137,7 @@ func main() {
 			os.Exit(1)
 		}
 		target = t
-		logger.Info("Reading one target on every scrape", "source", f.source, "uri", f.uri, "timeout", f.timeout)
+		logger.Info("Reading one target on every scrape", "source", f.source, "uri", exporter.RedactTarget(f.uri), "timeout", f.timeout)
 	}
 	http.Handle(*metricsPath, promhttp.InstrumentMetricHandler(registry,
 		exporter.NewMetricsHandler(registry, target, logger)))
