@@ -2,8 +2,12 @@ package uwsgi
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -112,5 +116,45 @@ func TestStatsOverUnixSocketAndHTTP(t *testing.T) {
 			}
 			srv.Release(t)
 		})
+	}
+}
+
+// On an IPv6 socket uWSGI does not measure the accept queue (it reads TCP_INFO for AF_INET
+// sockets only): requests that wait still read queue 0 in its stats, so the queue must be
+// absent, not 0.
+func TestIPv6SocketQueueNotMeasured(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 1, Threads: 1, Listen: 8, IPv6: true})
+	srv.Occupy(t, 3) // 1 running, 2 waiting in the kernel
+	time.Sleep(1500 * time.Millisecond)
+	p := waitFor(t, srv.StatsTarget, "one busy thread", func(p exporter.Pool) bool { return p.BusyWorkers == 1 })
+	if !p.QueueNotMeasured {
+		t.Errorf("pool = %+v: a queue on an IPv6 socket, which uWSGI does not measure", p)
+	}
+	// What uWSGI itself says of that socket while two requests wait on it.
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(srv.StatsTarget, "tcp://"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(conn)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc stats
+	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Sockets) != 1 {
+		t.Fatalf("stats: %v, %d sockets", err, len(doc.Sockets))
+	}
+	if s := doc.Sockets[0]; !strings.HasPrefix(s.Name, "[") || *s.Queue != 0 {
+		t.Errorf("socket %q queue %v: expected uWSGI to report 0 for an IPv6 socket", s.Name, *s.Queue)
+	}
+	srv.Release(t)
+}
+
+// In cheaper mode the stopped workers ("cheap") are capacity but not workers.
+func TestCheaperWorkers(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 3, Threads: 2, Listen: 8, Cheaper: 1})
+	p := waitFor(t, srv.StatsTarget, "cheaped workers", func(p exporter.Pool) bool { return p.Workers < p.MaxWorkers })
+	if p.MaxWorkers != 6 || p.Workers != 2 {
+		t.Errorf("pool = %+v, want 1 running worker of 3 (2 threads each)", p)
 	}
 }

@@ -38,6 +38,11 @@ type Options struct {
 	Workers, Threads, Listen int
 	// StatsUnix serves stats on a unix socket instead of TCP; StatsHTTP serves them over HTTP.
 	StatsUnix, StatsHTTP bool
+	// IPv6 binds the workers' HTTP socket on [::1] instead of 127.0.0.1.
+	IPv6 bool
+	// Cheaper, when > 0, starts uWSGI's cheaper mode with that many workers running at least
+	// (--cheaper), the others stopped ("cheap") until load calls for them.
+	Cheaper int
 }
 
 // Server is one running uWSGI.
@@ -61,6 +66,9 @@ func Start(t testing.TB, o Options) *Server {
 		Addr:    testproc.HostPort(testproc.FreePort(t)),
 		release: filepath.Join(dir, "release"),
 	}
+	if o.IPv6 {
+		s.Addr = net.JoinHostPort("::1", strconv.Itoa(testproc.FreePort(t)))
+	}
 	stats := testproc.HostPort(testproc.FreePort(t))
 	switch {
 	case o.StatsUnix:
@@ -78,6 +86,9 @@ func Start(t testing.TB, o Options) *Server {
 		"--worker-reload-mercy", "1", "--reload-mercy", "1"}
 	if o.StatsHTTP {
 		args = append(args, "--stats-http")
+	}
+	if o.Cheaper > 0 {
+		args = append(args, "--cheaper", strconv.Itoa(o.Cheaper))
 	}
 	s.proc = testproc.Start(t, testproc.Spec{
 		Name: "uwsgi", Path: Binary, Args: args, Dir: dir,
