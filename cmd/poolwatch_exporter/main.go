@@ -111,7 +111,7 @@ func main() {
 			URL:     *cherrypyURI,
 			Timeout: *cherrypyTimeout,
 		}
-		logger.Info("Reading CherryPy on every scrape", "uri", *cherrypyURI, "timeout", *cherrypyTimeout)
+		logger.Info("Reading CherryPy on every scrape", "uri", exporter.RedactTarget(*cherrypyURI), "timeout", *cherrypyTimeout)
 	}
 	for _, f := range []struct {
 		source  string
