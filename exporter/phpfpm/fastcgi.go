@@ -54,7 +54,7 @@ type fcgiResponse struct {
 }
 
 // fcgiGet sends one GET for path?query to the FastCGI server at the other end of conn and
-// reads its response, at most maxBytes of STDOUT and STDERR together. It stops early when ctx
+// reads its response, at most maxBytes of records in all. It stops early when ctx
 // ends, by expiring the connection's deadline.
 func fcgiGet(ctx context.Context, conn net.Conn, path, query string, maxBytes int64) (*fcgiResponse, error) {
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
@@ -134,8 +134,9 @@ func writePair(w *bytes.Buffer, name, value string) {
 var errTooLarge = errors.New("FastCGI response too large")
 
 // readResponse reads records until END_REQUEST and returns the STDOUT stream. STDERR (PHP's
-// warnings) is read and dropped, but counts towards maxBytes like STDOUT, so that a server
-// cannot make the exporter read without bound either way.
+// warnings), management records and padding are read and dropped, but every byte read counts
+// towards maxBytes like STDOUT's, so that a server cannot make the exporter read without
+// bound whatever records it sends.
 func readResponse(r io.Reader, maxBytes int64) ([]byte, error) {
 	var stdout bytes.Buffer
 	var total int64
@@ -154,11 +155,9 @@ func readResponse(r io.Reader, maxBytes int64) ([]byte, error) {
 		id := int(header[2])<<8 | int(header[3])
 		contentLen := int64(header[4])<<8 | int64(header[5])
 		paddingLen := int64(header[6])
-		if typ == typeStdout || typ == typeStderr {
-			total += contentLen
-			if total > maxBytes {
-				return nil, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxBytes)
-			}
+		total += headerLen + contentLen + paddingLen
+		if total > maxBytes {
+			return nil, fmt.Errorf("%w: more than %d bytes", errTooLarge, maxBytes)
 		}
 		content := make([]byte, contentLen+paddingLen)
 		if _, err := io.ReadFull(r, content); err != nil {

@@ -62,6 +62,11 @@ func TestReadResponseFailures(t *testing.T) {
 		"unknown type":   {record(11, 1, nil, 0), "unexpected FastCGI record type 11"},
 		"stdout too big": {bytes.Join([][]byte{record(typeStdout, 1, big, 0), record(typeStdout, 1, big, 0), endRequest(0)}, nil), "too large"},
 		"stderr too big": {bytes.Join([][]byte{record(typeStderr, 1, big, 0), record(typeStderr, 1, big, 0), endRequest(0)}, nil), "too large"},
+		// Management records (id 0, here GET_VALUES_RESULT) and padding are skipped, but still
+		// read: they count too, or a hostile server could stream them without end before its
+		// END_REQUEST.
+		"management too big": {bytes.Join([][]byte{record(10, 0, big, 0), record(10, 0, big, 0), endRequest(0)}, nil), "too large"},
+		"padding too big":    {bytes.Join([][]byte{bytes.Repeat(record(typeStdout, 1, nil, 255), 6), endRequest(0)}, nil), "too large"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := readResponse(bytes.NewReader(tc.stream), 1500)
