@@ -23,13 +23,16 @@ type status struct {
 }
 
 // inRequest are the states (fpm_request.c) of a child between taking a connection and being
-// back to accepting the next: every state but "Idle".
+// back to accepting the next: every state but "Idle" and that of a child not yet at its first
+// accept ("(null)" in 8.2, "Creating" later). PHP before 7.4 spells the request-info state
+// "informations".
 var inRequest = map[string]bool{
-	"Reading headers":             true,
-	"Getting request information": true,
-	"Running":                     true,
-	"Ending":                      true,
-	"Finishing":                   true,
+	"Reading headers":              true,
+	"Getting request information":  true,
+	"Getting request informations": true,
+	"Running":                      true,
+	"Ending":                       true,
+	"Finishing":                    true,
 }
 
 // Parse turns one ?json&full status page into the pool it describes. maxChildren gives the

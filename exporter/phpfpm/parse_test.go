@@ -104,6 +104,14 @@ func TestParseRules(t *testing.T) {
 		t.Errorf("stale active count: busy %v, %v; want the 3 processes in a request", p.BusyWorkers, err)
 	}
 
+	// PHP-FPM before 7.4 spells FPM_REQUEST_INFO "Getting request informations": still a
+	// request, or completed (accepted - busy) would step back when the child moves on to
+	// Running, which Prometheus takes for a counter reset.
+	old := strings.Replace(minimal, `"state":"Finishing"`, `"state":"Getting request informations"`, 1)
+	if p, err := Parse([]byte(old), capacity(5)); err != nil || p.BusyWorkers != 3 {
+		t.Errorf("PHP 7.3's request-info state: %s, %v; want 3 busy", describe(p), err)
+	}
+
 	// A state this parser does not know is a worker, but not a busy one.
 	odd := strings.Replace(minimal, `"state":"Finishing"`, `"state":"(null)"`, 1)
 	if p, err := Parse([]byte(odd), capacity(5)); err != nil || p.Workers != 4 || p.BusyWorkers != 2 {
