@@ -20,6 +20,15 @@ const maxPoolConfBytes = 1 << 20
 // at a php-fpm.conf that includes it. The file is read at every scrape, so that a pool
 // reloaded with a new size is measured against it from then on.
 func readMaxChildren(path, pool string) (float64, error) {
+	// Only a regular file: opening or reading a FIFO or a terminal can block, and this read is
+	// outside the scrape's deadline.
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("reading pm.max_children: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("reading pm.max_children: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading pm.max_children: %w", err)

@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseTarget(t *testing.T) {
@@ -103,5 +105,33 @@ func TestReadMaxChildren(t *testing.T) {
 	}
 	if _, err := readMaxChildren(big, "www"); err == nil || !strings.Contains(err.Error(), "larger") {
 		t.Errorf("err = %v for a huge file", err)
+	}
+}
+
+// pool_config is read during the scrape, outside its deadline: a path that is not a regular
+// file (a FIFO, a terminal) is refused rather than left to block the scrape for ever.
+func TestReadMaxChildrenRefusesAFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "www.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := readMaxChildren(fifo, "www")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("err = %v, want a refusal of a FIFO", err)
+		}
+	case <-time.After(5 * time.Second):
+		// Open the other end, so that the blocked read ends and leaks nothing.
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			w.Close()
+		}
+		<-done
+		t.Error("reading pool_config from a FIFO blocked the scrape")
 	}
 }
