@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -196,4 +198,86 @@ func FuzzReadResponse(f *testing.F) {
 		}
 		_, _ = parseCGI(out)
 	})
+}
+
+// statusServer is a FastCGI listener on loopback that answers its n-th connection with
+// answer(n) (counting from 1), then closes it, as PHP-FPM does without keep-alive. It returns
+// the listener's address and the number of connections it answered so far.
+func statusServer(t *testing.T, answer func(n int) []byte) (string, func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	served := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			served++
+			n := served
+			mu.Unlock()
+			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+			// The request ends with an empty STDIN record.
+			req := make([]byte, 0, 1024)
+			buf := make([]byte, 1024)
+			for !bytes.HasSuffix(req, record(typeStdin, 1, nil, 0)) {
+				m, err := conn.Read(buf)
+				if err != nil {
+					break
+				}
+				req = append(req, buf[:m]...)
+			}
+			_, _ = conn.Write(answer(n))
+			conn.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return l.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return served }
+}
+
+func cgiAnswer(head, body string) []byte {
+	return append(record(typeStdout, 1, []byte(head+"\r\n\r\n"+body), 0), endRequest(0)...)
+}
+
+// PHP-FPM answers 500 "Internal error" when its status request cannot take the scoreboard's
+// lock at once (fpm_scoreboard_copy does not wait for it) or finds idle/active mid-update: a
+// few reads in a thousand under load, with the pool healthy. The read tries again, within its
+// deadline and a bounded number of times, instead of reporting poolwatch_up 0.
+func TestReadFastCGIRetriesAnInternalError(t *testing.T) {
+	const busy = "Internal error. Please review log file for errors."
+	status := `{"pool":"www","accepted conn":1,"listen queue":0,"listen queue len":8,"processes":[{"state":"Idle","request duration":5}]}`
+	addr, served := statusServer(t, func(n int) []byte {
+		if n <= 2 {
+			return cgiAnswer("Status: 500 Internal Server Error\r\nContent-type: text/plain", busy)
+		}
+		return cgiAnswer("Content-type: application/json", status)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	pools, err := Source{}.Read(ctx, reader(), "fastcgi://"+addr+"/status?max_children=2", slog.New(slog.DiscardHandler))
+	if err != nil || len(pools) != 1 || pools[0].Workers != 1 {
+		t.Fatalf("Read = %v, %v; want the pool once PHP-FPM got its lock", pools, err)
+	}
+	if served() != 3 {
+		t.Errorf("%d requests, want 2 refused and 1 answered", served())
+	}
+
+	// A server that keeps failing is reported, after a bounded number of attempts.
+	addr, served = statusServer(t, func(int) []byte {
+		return cgiAnswer("Status: 500 Internal Server Error\r\nContent-type: text/plain", busy)
+	})
+	_, err = Source{}.Read(ctx, reader(), "fastcgi://"+addr+"/status?max_children=2", slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "500") {
+		t.Errorf("err = %v, want PHP-FPM's 500", err)
+	}
+	if n := served(); n < 2 || n > 5 {
+		t.Errorf("%d attempts at a server that always fails, want a few", n)
+	}
 }

@@ -160,19 +160,25 @@ func (t *target) capacity(pool string) (float64, error) {
 	return readMaxChildren(t.poolConfig, pool)
 }
 
-// readFastCGI asks PHP-FPM for the status page over one FastCGI connection.
+// statusAttempts bounds the reads of one scrape when PHP-FPM answers 500. It does so when the
+// status request cannot take the scoreboard's lock at once (fpm_scoreboard_copy does not wait
+// for it) or finds idle or active mid-update: measured, 4 reads in 4723 with 4 children
+// serving 2800 requests/s, with the pool healthy. That is no reason for poolwatch_up 0, which
+// the alerts read as a status page silenced by an exhausted pool, so the read tries again.
+const statusAttempts = 3
+
+// readFastCGI asks PHP-FPM for the status page over FastCGI, one connection per attempt.
 func (t *target) readFastCGI(ctx context.Context, r exporter.Reader) ([]byte, error) {
-	conn, err := r.Dial(ctx, t.network, t.address)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	resp, err := fcgiGet(ctx, conn, t.path, "json&full", exporter.MaxBodyBytes)
-	if err != nil {
-		if errors.Is(err, errTooLarge) {
-			return nil, fmt.Errorf("%w: %w", exporter.ErrBodyTooLarge, err)
+	var resp *fcgiResponse
+	for attempt := 1; ; attempt++ {
+		var err error
+		resp, err = t.fcgiStatus(ctx, r)
+		if err != nil {
+			return nil, err
 		}
-		return nil, err
+		if resp.Status != 500 || attempt == statusAttempts || ctx.Err() != nil {
+			break
+		}
 	}
 	if resp.Status != 200 {
 		hint := ""
@@ -182,6 +188,20 @@ func (t *target) readFastCGI(ctx context.Context, r exporter.Reader) ([]byte, er
 		return nil, fmt.Errorf("PHP-FPM answered %d for %s%s: %q", resp.Status, t.path, hint, truncate(resp.Body, 200))
 	}
 	return resp.Body, nil
+}
+
+// fcgiStatus makes one status request on a connection of its own.
+func (t *target) fcgiStatus(ctx context.Context, r exporter.Reader) (*fcgiResponse, error) {
+	conn, err := r.Dial(ctx, t.network, t.address)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	resp, err := fcgiGet(ctx, conn, t.path, "json&full", exporter.MaxBodyBytes)
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%w: %w", exporter.ErrBodyTooLarge, err)
+	}
+	return resp, err
 }
 
 func truncate(b []byte, n int) string {
