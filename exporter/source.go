@@ -81,6 +81,11 @@ func Fetch(ctx context.Context, client *http.Client, url string, maxBytes int64)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", version.ComponentUserAgent("poolwatch_exporter"))
+	// No keep-alive: the status page is served by the pool it measures, and an idle
+	// connection left open between scrapes holds one of its workers (a whole process with
+	// Apache's prefork MPM) until the server's keep-alive timeout, whatever the client's
+	// configuration. One scrape every few seconds gains nothing from reusing a connection.
+	req.Close = true
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err

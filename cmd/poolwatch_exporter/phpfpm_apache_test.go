@@ -204,3 +204,33 @@ func TestTwoScrapeURIsAreRefused(t *testing.T) {
 		t.Errorf("the exporter's complaint does not point to --config.file:\n%s", out)
 	}
 }
+
+// A status read through /probe leaves no connection open behind it: with prefork an idle
+// keep-alive connection holds a whole worker until KeepAliveTimeout (5 s by default, 30 s
+// here), which takes it from the pool the exporter measures and counts it busy ("K").
+func TestApacheProbeHoldsNoWorker(t *testing.T) {
+	srv := apachetest.Start(t, apachetest.Options{MPM: "prefork", Workers: 2, Extra: "KeepAlive On\nKeepAliveTimeout 30\n"})
+	target := srv.StatusURL + "?auto"
+	config := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(config, []byte("modules:\n  apache:\n    source: apache\n    targets: ['"+target+"']\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exp := startExporter(t, "--config.file="+config)
+	code, body := get(t, httpClient(nil), "http://"+exp.addr+"/probe?module=apache&target="+neturl.QueryEscape(target))
+	if up, _ := parse(t, body).value("poolwatch_up", "source", "apache"); code != 200 || up != 1 {
+		t.Fatalf("probe: %d, poolwatch_up %v\n%s", code, up, body)
+	}
+	// Read the page ourselves, on a connection of our own, well within KeepAliveTimeout: the
+	// only busy worker is soon the one serving this very request. Soon, because the probe's
+	// worker may still be closing ("C": httpd lingers until the exporter's close arrives).
+	var page string
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		_, page = get(t, httpClient(nil), target)
+		if strings.Contains(page, "BusyWorkers: 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a probe, a worker is still held by the exporter:\n%s", page)
+		}
+	}
+}
