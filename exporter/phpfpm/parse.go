@@ -63,7 +63,11 @@ var inRequest = map[string]bool{
 //     drops new ones (sk_acceptq_is_full tests ">"; measured: backlog 4 held 5). A queue
 //     seen above that (another kernel) leaves the capacity out for that scrape.
 //   - oldest_running_task_age_seconds = the largest "request duration" among the processes
-//     in a request: for those, fpm_status.c computes it as now − the request's start.
+//     in a request past "Reading headers": for those, fpm_status.c computes it as now − the
+//     request's start. A child in "Reading headers" runs nothing yet: the web server sends a
+//     request's params at once, so a long stay there is a connection kept open for the next
+//     request (nginx fastcgi_keep_conn, mod_proxy_fcgi enablereuse), whose "duration" is its
+//     idle time (measured). It still holds the child: busy, but no running task.
 //
 // "max children reached" counts how often the process manager wanted a child it could not
 // start; it is no contract series and is left out. Nothing measures busy time, waits or
@@ -105,7 +109,9 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		}
 		if inRequest[*proc.State] {
 			busy++
-			oldest = math.Max(oldest, *proc.RequestDuration/1e6)
+			if *proc.State != "Reading headers" {
+				oldest = math.Max(oldest, *proc.RequestDuration/1e6)
+			}
 		}
 	}
 	if busy > *s.AcceptedConn {

@@ -359,3 +359,43 @@ func TestRealPHPFPMFullQueue(t *testing.T) {
 		t.Errorf("queue capacity %s, want the backlog %d + 1", deref(p.MaxQueuedTasks), backlog)
 	}
 }
+
+// A web server that keeps its FastCGI connections open (nginx fastcgi_keep_conn, Apache
+// mod_proxy_fcgi enablereuse) leaves the child that answered in "Reading headers", waiting
+// for the next request, with a "request duration" that grows while the connection idles.
+// That child is held (busy), but it runs no task: the oldest running age stays 0, or an idle
+// connection kept past hungTaskAgeSeconds would raise WorkerPoolHungWorkers.
+func TestRealPHPFPMKeptConnectionIsNoRunningTask(t *testing.T) {
+	srv := phpfpmtest.Start(t, phpfpmtest.Options{MaxChildren: 2, Backlog: 8})
+	conn, err := net.DialTimeout("tcp", srv.Addr, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var req, params bytes.Buffer
+	writeRecord(&req, typeBeginRequest, []byte{0, roleResponder, 1 /* FCGI_KEEP_CONN */, 0, 0, 0, 0, 0})
+	for _, kv := range [][2]string{{"REQUEST_METHOD", "GET"}, {"SCRIPT_FILENAME", filepath.Join(srv.Dir, "slow.php")},
+		{"SCRIPT_NAME", "/slow.php"}, {"REQUEST_URI", "/slow.php?seconds=0"}, {"QUERY_STRING", "seconds=0"}} {
+		writePair(&params, kv[0], kv[1])
+	}
+	writeRecord(&req, typeParams, params.Bytes())
+	writeRecord(&req, typeParams, nil)
+	writeRecord(&req, typeStdin, nil)
+	if _, err := conn.Write(req.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := readResponse(conn, 1<<20); err != nil || !bytes.Contains(out, []byte("done")) {
+		t.Fatalf("slow.php: %q, %v", out, err)
+	}
+	start := time.Now()
+	p := readUntil(t, srv.StatusTarget(2), "", func(p exporter.Pool) bool {
+		return p.BusyWorkers == 1 && time.Since(start) > 1500*time.Millisecond
+	})
+	if *p.OldestRunningTaskAgeSeconds != 0 {
+		t.Errorf("oldest running %v s with no request running, only a connection kept open", *p.OldestRunningTaskAgeSeconds)
+	}
+	if c := p.TasksCompletedTotal["success"]; c != 1 {
+		t.Errorf("completed %v, want the 1 request that ended", c)
+	}
+}
