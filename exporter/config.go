@@ -172,12 +172,19 @@ type TargetChecker interface {
 }
 
 // CheckTarget checks target with the source's own [TargetChecker] if it has one, else with
-// [CheckTargetURL].
+// [CheckTargetURL]. The error names the target redacted ([RedactTarget]): it is logged, and
+// a failed reload returns it on /-/reload, while a target may carry a password or a token.
 func CheckTarget(source Source, target string) error {
+	var err error
 	if c, ok := source.(TargetChecker); ok {
-		return c.CheckTarget(target)
+		err = c.CheckTarget(target)
+	} else {
+		err = CheckTargetURL(target)
 	}
-	return CheckTargetURL(target)
+	if err != nil {
+		return errors.New(redactIn(err.Error(), target))
+	}
+	return nil
 }
 
 // CheckTargetURL reports whether target is an absolute http:// or https:// URL.

@@ -33,3 +33,18 @@ func TestRedactError(t *testing.T) {
 		t.Errorf("RedactError = %q", msg)
 	}
 }
+
+// url.Error quotes its URL with %q: a token with a character that quoting escapes must not
+// slip past the redaction.
+func TestRedactErrorQuotedURL(t *testing.T) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for _, token := range []string{`s3"cret`, `s3\cret`, "s3\u00a0cret"} {
+		_, err := Fetch(context.Background(), client, "http://127.0.0.1:1/stats?token="+token, MaxBodyBytes)
+		if err == nil {
+			t.Fatal("GET of a closed port succeeded")
+		}
+		if msg := RedactError(err); strings.Contains(msg, "s3") || !strings.Contains(msg, "token=xxxxx") {
+			t.Errorf("RedactError = %q", msg)
+		}
+	}
+}

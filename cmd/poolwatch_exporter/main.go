@@ -101,7 +101,7 @@ func main() {
 	)
 	var target *exporter.Target
 	if *cherrypyURI != "" {
-		if err := exporter.CheckTargetURL(*cherrypyURI); err != nil {
+		if err := exporter.CheckTarget(sources[cherrypy.Name], *cherrypyURI); err != nil {
 			logger.Error("Invalid --cherrypy.scrape-uri", "err", err)
 			os.Exit(1)
 		}
