@@ -5,11 +5,11 @@ import "testing"
 // FuzzParse feeds Parse mutations of the real captures: it must never panic, and every pool
 // it returns must satisfy the contract's invariants.
 func FuzzParse(f *testing.F) {
-	for _, name := range []string{"idle.xml", "saturated.xml"} {
+	for _, name := range []string{"idle.xml", "saturated.xml", "executor.xml"} {
 		f.Add(load(f, name))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pools, _, err := Parse(data)
+		pools, _, err := Parse(data, 0)
 		if err != nil {
 			return
 		}

@@ -45,14 +45,17 @@ type connector struct {
 // Parse maps the manager's status XML to one pool per connector, named after the connector
 // (its JMX name without the quotes, e.g. http-nio-127.0.0.1-8080). A connector that reports
 // nonsense is left out and explained in skipped; err is set only when the document as a whole
-// is unusable. The rules, from Tomcat 10.1's StatusTransformer, RequestInfo and
-// RequestGroupInfo:
+// is unusable. executorMaxThreads is the maxThreads of the <Executor> the connectors share, if
+// any, from the target (0: none stated). The rules, from Tomcat 10.1's StatusTransformer,
+// AbstractEndpoint, RequestInfo and RequestGroupInfo:
 //
 //   - max_workers is threadInfo maxThreads, workers currentThreadCount (threads the
 //     connector's executor has started), busy currentThreadsBusy (threads running a task
-//     now). A connector whose maxThreads is negative (an executor that is no bounded thread
-//     pool, such as virtual threads) has no capacity and is left out. Connectors that share
-//     an <Executor> each report the executor's threads: their pools are the same threads.
+//     now). A connector on a shared <Executor> shows maxThreads -1 (getMaxThreads knows no
+//     bound of an executor it does not own) while its thread counts are the executor's: its
+//     capacity is then executorMaxThreads, and without one it is left out. Connectors that
+//     share an <Executor> each report the executor's threads: their pools are the same
+//     threads. A connector on virtual threads shows its thread counts as -1 and is left out.
 //   - completed{success} is requestInfo requestCount: counted when a request ends
 //     (RequestInfo.updateCounters), so it does not include requests in progress. Every
 //     finished request counts as success: errorCount counts every status >= 400 (a 404
@@ -67,7 +70,7 @@ type connector struct {
 // absent, QueueNotMeasured, not 0), busy seconds (processingTime adds a request's time only
 // when it ends, and counts the time an async request holds no thread), submitted and
 // rejected tasks, saturated seconds, wait histograms and oldest queued age.
-func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
+func Parse(data []byte, executorMaxThreads float64) (pools []exporter.Pool, skipped []error, err error) {
 	var s status
 	if err := xml.Unmarshal(data, &s); err != nil {
 		var unexpected xml.UnmarshalError
@@ -80,7 +83,7 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		return nil, nil, errors.New("no <connector> in the Tomcat status: no pool to read")
 	}
 	for _, c := range s.Connectors {
-		p, notes, err := connectorPool(c)
+		p, notes, err := connectorPool(c, executorMaxThreads)
 		for _, n := range notes {
 			skipped = append(skipped, fmt.Errorf("connector %s: %w", p.Name, n))
 		}
@@ -97,7 +100,7 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 }
 
 // connectorPool maps one connector; notes explain series left out of a pool that is kept.
-func connectorPool(c connector) (p exporter.Pool, notes []error, err error) {
+func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, notes []error, err error) {
 	name := strings.Trim(c.Name, `"`)
 	if name == "" || !utf8.ValidString(name) {
 		return p, nil, fmt.Errorf("connector name %q is empty or not UTF-8", c.Name)
@@ -107,10 +110,14 @@ func connectorPool(c connector) (p exporter.Pool, notes []error, err error) {
 		return p, nil, fmt.Errorf("connector %s: no <threadInfo>", name)
 	}
 	maxThreads, err := count(c.ThreadInfo.MaxThreads)
-	if err != nil {
-		if v, e := strconv.ParseInt(c.ThreadInfo.MaxThreads, 10, 64); e == nil && v < 0 {
-			return p, nil, fmt.Errorf("connector %s: maxThreads %d, its executor is no bounded thread pool", name, v)
-		}
+	switch {
+	case err == nil:
+	case c.ThreadInfo.MaxThreads == "-1" && executorMaxThreads > 0:
+		maxThreads = executorMaxThreads
+	case c.ThreadInfo.MaxThreads == "-1":
+		return p, nil, fmt.Errorf("connector %s: maxThreads -1, it runs on a shared <Executor>: "+
+			"give the executor's maxThreads as the target's executor_max_threads=N", name)
+	default:
 		return p, nil, fmt.Errorf("connector %s: maxThreads: %w", name, err)
 	}
 	threads, err := count(c.ThreadInfo.CurrentThreadCount)

@@ -33,7 +33,7 @@ func appPool(t *testing.T, pools []exporter.Pool) exporter.Pool {
 }
 
 func TestParseCaptures(t *testing.T) {
-	sat, skipped, err := Parse(load(t, "saturated.xml"))
+	sat, skipped, err := Parse(load(t, "saturated.xml"), 0)
 	if err != nil || len(skipped) > 0 || len(sat) != 2 {
 		t.Fatalf("saturated: %d pools, skipped %v, err %v", len(sat), skipped, err)
 	}
@@ -53,12 +53,41 @@ func TestParseCaptures(t *testing.T) {
 		t.Errorf("series Tomcat does not measure are present: %+v", p)
 	}
 
-	idle, skipped, err := Parse(load(t, "idle.xml"))
+	idle, skipped, err := Parse(load(t, "idle.xml"), 0)
 	if err != nil || len(skipped) > 0 {
 		t.Fatal(err, skipped)
 	}
 	if p := appPool(t, idle); p.BusyWorkers != 0 || *p.OldestRunningTaskAgeSeconds != 0 {
 		t.Errorf("idle = %+v", p)
+	}
+}
+
+// A connector on a shared <Executor> (captured by TestServerOnExecutor: 4 of its 4 threads
+// busy) shows maxThreads -1: its capacity is the target's executor_max_threads, checked
+// against the threads the page shows.
+func TestParseExecutor(t *testing.T) {
+	data := load(t, "executor.xml")
+	for _, tc := range []struct {
+		max   float64
+		pools int
+		note  string
+	}{
+		{0, 1, "executor_max_threads"},
+		{4, 2, ""},
+		{3, 1, "need busy (4) <= workers (4) <= max (3)"},
+	} {
+		pools, skipped, err := Parse(data, tc.max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pools) != tc.pools || (tc.note != "" && (len(skipped) != 1 || !strings.Contains(skipped[0].Error(), tc.note))) {
+			t.Errorf("executor max %v: pools %+v, skipped %v, want %d pools and a note with %q", tc.max, pools, skipped, tc.pools, tc.note)
+		}
+		if tc.max == 4 {
+			if p := appPool(t, pools); p.Workers != 4 || p.BusyWorkers != 4 {
+				t.Errorf("pool on the executor = %+v", p)
+			}
+		}
 	}
 }
 
@@ -81,8 +110,9 @@ func TestParseLeavesOut(t *testing.T) {
 		note  string
 		check func(t *testing.T, pools []exporter.Pool)
 	}{
-		"virtual threads: no capacity": {sub(t, `maxThreads="2"`, `maxThreads="-1"`), 1, "no bounded thread pool", nil},
-		"busy above threads":           {sub(t, `currentThreadsBusy="1"`, `currentThreadsBusy="3"`), 1, "need busy", nil},
+		"shared executor, no capacity stated": {sub(t, `maxThreads="2"`, `maxThreads="-1"`), 1, "executor_max_threads", nil},
+		"virtual threads: no thread counts":   {sub(t, `currentThreadCount="2"`, `currentThreadCount="-1"`), 1, "currentThreadCount", nil},
+		"busy above threads":                  {sub(t, `currentThreadsBusy="1"`, `currentThreadsBusy="3"`), 1, "need busy", nil},
 		"requestCount wrapped past 2^31": {sub(t, `requestCount="1"`, `requestCount="-2147483000"`), 2, "completed requests left out",
 			func(t *testing.T, pools []exporter.Pool) {
 				if p := appPool(t, pools); p.TasksCompletedTotal != nil || p.BusyWorkers != 4 {
@@ -103,7 +133,7 @@ func TestParseLeavesOut(t *testing.T) {
 			}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			pools, skipped, err := Parse(tc.data)
+			pools, skipped, err := Parse(tc.data, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -134,7 +164,7 @@ func TestParseErrors(t *testing.T) {
 		"no thread info": {[]byte(`<status><connector name='"x"'/></status>`), nil, "no <threadInfo>"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := Parse(tc.data)
+			_, _, err := Parse(tc.data, 0)
 			if err == nil || (tc.want != nil && !errors.Is(err, tc.want)) || !strings.Contains(err.Error(), tc.text) {
 				t.Fatalf("err = %v, want %v %q", err, tc.want, tc.text)
 			}
@@ -144,11 +174,15 @@ func TestParseErrors(t *testing.T) {
 
 func TestCheckTarget(t *testing.T) {
 	for target, ok := range map[string]bool{
-		"http://127.0.0.1:8081/manager/status?XML=true":   true,
-		"https://u:p@tomcat:8443/manager/status?XML=true": true,
-		"http://127.0.0.1:8081/manager/status":            false,
-		"http://127.0.0.1:8081/manager/status?JSON=true":  false,
-		"tcp://127.0.0.1:8081/manager/status?XML=true":    false,
+		"http://127.0.0.1:8081/manager/status?XML=true":                          true,
+		"https://u:p@tomcat:8443/manager/status?XML=true":                        true,
+		"http://127.0.0.1:8081/manager/status":                                   false,
+		"http://127.0.0.1:8081/manager/status?JSON=true":                         false,
+		"tcp://127.0.0.1:8081/manager/status?XML=true":                           false,
+		"http://127.0.0.1:8081/manager/status?XML=true&executor_max_threads=200": true,
+		"http://127.0.0.1:8081/manager/status?XML=true&executor_max_threads=0":   false,
+		"http://127.0.0.1:8081/manager/status?XML=true&executor_max_threads=x":   false,
+		"http://127.0.0.1:8081/manager/status?XML=true&executor_max_threads=":    false,
 	} {
 		if err := (Source{}).CheckTarget(target); (err == nil) != ok {
 			t.Errorf("CheckTarget(%q) = %v, want ok %v", target, err, ok)

@@ -89,10 +89,12 @@ func TestServer(t *testing.T) {
 	}
 
 	srv.Occupy(t, threads+2)
+	exhausted := func(p exporter.Pool) bool { return p.BusyWorkers == threads && p.Workers == threads }
+	waitFor(t, srv, target, "4 busy of 4", "", exhausted)
+	// Only once every thread is taken: on a loaded machine the requests may take a while to
+	// reach their threads, and the age below counts from there.
 	time.Sleep(1100 * time.Millisecond)
-	p := waitFor(t, srv, target, "4 busy of 4", "saturated.xml", func(p exporter.Pool) bool {
-		return p.BusyWorkers == threads && p.Workers == threads
-	})
+	p := waitFor(t, srv, target, "4 busy of 4", "saturated.xml", exhausted)
 	if age := *p.OldestRunningTaskAgeSeconds; age < 1 || age > 10 {
 		t.Errorf("oldest running age %v s after > 1 s of slow requests", age)
 	}
@@ -120,4 +122,36 @@ func TestServer(t *testing.T) {
 	if _, err := read(t, target); err == nil {
 		t.Error("reading a stopped Tomcat succeeded")
 	}
+}
+
+// A connector on a shared <Executor> shows maxThreads -1 on the status page (Tomcat's
+// AbstractEndpoint.getMaxThreads has no bound to give for an executor it does not own): its
+// capacity comes from the target's executor_max_threads, and without it the connector is
+// left out, the other connectors still read.
+func TestServerOnExecutor(t *testing.T) {
+	const threads = 4
+	srv := tomcattest.StartOnExecutor(t, threads)
+	base := "http://" + tomcattest.User + ":" + tomcattest.Password + "@" + srv.StatusAddr + "/manager/status?XML=true"
+	target := base + "&executor_max_threads=4"
+
+	pools, err := read(t, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := find(pools, srv.Connector); ok {
+		t.Errorf("the executor's connector read without a capacity: %+v", pools)
+	}
+	if _, ok := find(pools, srv.StatusConnector); !ok {
+		t.Errorf("the status connector is missing: %+v", pools)
+	}
+
+	srv.Occupy(t, threads+2)
+	p := waitFor(t, srv, target, "4 busy of 4", "executor.xml", func(p exporter.Pool) bool {
+		return p.BusyWorkers == threads
+	})
+	if p.MaxWorkers != threads || p.Workers != threads || !p.QueueNotMeasured {
+		t.Errorf("exhausted pool on the executor = %+v", p)
+	}
+	srv.Release(t)
+	waitFor(t, srv, target, "the pool idle again", "", func(p exporter.Pool) bool { return p.BusyWorkers == 0 })
 }

@@ -7,12 +7,16 @@
 // recommended setup gives it a small connector of its own (examples/tomcat/server.xml), so
 // that it answers while the application's connector is exhausted. That connector is a pool
 // too, and shows the status request itself as busy.
+//
+// A connector on a shared <Executor> shows maxThreads -1: the target then states the
+// executor's maxThreads itself, http://127.0.0.1:8081/manager/status?XML=true&executor_max_threads=200.
 package tomcat
 
 import (
 	"context"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/poolwatch/poolwatch/exporter"
@@ -30,27 +34,22 @@ func (Source) Name() string { return Name }
 // CheckTarget reports whether target is an http(s) URL that asks for the XML status page.
 // Without XML=true the manager answers HTML, which would fail every read.
 func (Source) CheckTarget(target string) error {
-	if err := exporter.CheckTargetURL(target); err != nil {
-		return err
-	}
-	u, err := url.Parse(target)
-	if err != nil {
-		return err
-	}
-	if !strings.EqualFold(u.Query().Get("XML"), "true") {
-		return errorf("target %q: want the manager's XML status, e.g. http://127.0.0.1:8081/manager/status?XML=true", u.Redacted())
-	}
-	return nil
+	_, _, err := parseTarget(target)
+	return err
 }
 
 // Read implements [exporter.Source]: one GET of target, parsed by [Parse]. Connectors and
 // series left out are logged with the reason.
 func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
-	body, err := r.Get(ctx, target)
+	page, executorMaxThreads, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	pools, skipped, err := Parse(body)
+	body, err := r.Get(ctx, page)
+	if err != nil {
+		return nil, err
+	}
+	pools, skipped, err := Parse(body, executorMaxThreads)
 	if err != nil {
 		return nil, err
 	}
@@ -58,4 +57,32 @@ func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger
 		logger.Warn("leaving out part of the Tomcat status", "err", s)
 	}
 	return pools, nil
+}
+
+// parseTarget checks target and returns the status page's URL and the executor_max_threads
+// it states (0 if none). executor_max_threads is the exporter's, not Tomcat's: it is the
+// maxThreads of the <Executor> the connectors share, which the page does not show, and is
+// taken off the URL that is read.
+func parseTarget(target string) (page string, executorMaxThreads float64, err error) {
+	if err := exporter.CheckTargetURL(target); err != nil {
+		return "", 0, err
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return "", 0, err
+	}
+	q := u.Query()
+	if !strings.EqualFold(q.Get("XML"), "true") {
+		return "", 0, errorf("target %q: want the manager's XML status, e.g. http://127.0.0.1:8081/manager/status?XML=true", u.Redacted())
+	}
+	if !q.Has("executor_max_threads") {
+		return target, 0, nil
+	}
+	n, err := strconv.ParseUint(q.Get("executor_max_threads"), 10, 31)
+	if err != nil || n == 0 {
+		return "", 0, errorf("target %q: executor_max_threads is not a positive number", u.Redacted())
+	}
+	q.Del("executor_max_threads")
+	u.RawQuery = q.Encode()
+	return u.String(), float64(n), nil
 }

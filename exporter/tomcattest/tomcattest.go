@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,14 @@ type Server struct {
 // Start runs Tomcat with threads threads on the application's connector and waits (at most
 // 60 s: a JVM start takes 5-15 s on a loaded machine) until the status page answers and
 // slow.jsp is compiled.
-func Start(t testing.TB, threads int) *Server {
+func Start(t testing.TB, threads int) *Server { return start(t, threads, false) }
+
+// StartOnExecutor is [Start] with the application's connector running on a shared
+// <Executor> of threads threads instead of its own pool: the status page then shows the
+// connector's maxThreads as -1.
+func StartOnExecutor(t testing.TB, threads int) *Server { return start(t, threads, true) }
+
+func start(t testing.TB, threads int, executor bool) *Server {
 	t.Helper()
 	Require(t)
 	base := t.TempDir()
@@ -76,7 +84,7 @@ func Start(t testing.TB, threads int) *Server {
 		release:         filepath.Join(base, "release"),
 	}
 	s.StatusURL = "http://" + s.StatusAddr + "/manager/status?XML=true"
-	writeBase(t, base)
+	writeBase(t, base, executor)
 	s.proc = testproc.Start(t, testproc.Spec{
 		Name: "tomcat", Path: Java, Dir: base,
 		Args: []string{
@@ -106,7 +114,7 @@ func Start(t testing.TB, threads int) *Server {
 
 // writeBase lays out a CATALINA_BASE: Debian's default conf, the example's server and users,
 // Debian's manager context, and the example's slow.jsp as the ROOT application.
-func writeBase(t testing.TB, base string) {
+func writeBase(t testing.TB, base string, executor bool) {
 	t.Helper()
 	for _, d := range []string{"conf/Catalina/localhost", "webapps/ROOT", "logs", "temp", "work"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
@@ -128,7 +136,24 @@ func writeBase(t testing.TB, base string) {
 	// No jar holds a TLD the tests need: skipping the scan saves seconds of start.
 	copyFile(filepath.Join(etc, "catalina.properties"), "conf/catalina.properties",
 		"\ntomcat.util.scan.StandardJarScanFilter.jarsToSkip=*.jar\n")
-	copyFile(filepath.Join(examples(), "server.xml"), "conf/server.xml", "")
+	if executor {
+		data, err := os.ReadFile(filepath.Join(examples(), "server.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const app = `<Connector address="127.0.0.1" port="${poolwatch.http.port:-8080}"`
+		if !strings.Contains(string(data), app) {
+			t.Fatalf("examples/tomcat/server.xml has no %s", app)
+		}
+		data = []byte(strings.Replace(string(data), app, `<Executor name="app" namePrefix="app-exec-" minSpareThreads="1"
+               maxThreads="${poolwatch.http.threads:-200}"/>
+    `+app+` executor="app"`, 1))
+		if err := os.WriteFile(filepath.Join(base, "conf/server.xml"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		copyFile(filepath.Join(examples(), "server.xml"), "conf/server.xml", "")
+	}
 	copyFile(filepath.Join(examples(), "tomcat-users.xml"), "conf/tomcat-users.xml", "")
 	copyFile(filepath.Join(examples(), "slow.jsp"), "webapps/ROOT/slow.jsp", "")
 	manager := `<?xml version="1.0" encoding="UTF-8"?>
