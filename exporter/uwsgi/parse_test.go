@@ -225,6 +225,13 @@ func TestCheckTarget(t *testing.T) {
 		"127.0.0.1:1717":               "",
 		"http:///no-host":              "",
 		"tcp://user:pw@127.0.0.1:1717": "",
+		// A target pattern sees the target as written: the socket dialed must be that path,
+		// not one percent-decoding or ".." makes of it (/run/uwsgi/[^/]+\.sock would allow
+		// both of these).
+		"unix:///run/uwsgi/..%2F..%2Fvar%2Frun%2Fdocker.sock": "",
+		"unix:///run/uwsgi/../../var/run/docker.sock":         "",
+		"unix:///run/uwsgi/%73tats.sock":                      "",
+		"unix:///run/uwsgi//stats.sock":                       "",
 	} {
 		_, pool, err := parseTarget(target)
 		if (err == nil) != (want != "") || pool != want {

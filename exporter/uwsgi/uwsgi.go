@@ -20,6 +20,8 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
@@ -106,6 +108,11 @@ func parseTarget(target string) (*url.URL, string, error) {
 	case "unix":
 		if u.Host != "" || u.Path == "" || u.RawQuery != "" {
 			return nil, "", fmt.Errorf("target %q: want unix:///absolute/path", target)
+		}
+		// A module's target pattern matches the target as written: the socket dialed must be
+		// that very path, not another that percent-decoding or ".." would make of it.
+		if strings.Contains(target, "%") || path.Clean(u.Path) != u.Path {
+			return nil, "", fmt.Errorf("target %q: want a clean socket path, with no %%-escape, \"..\" or \"//\"", target)
 		}
 		return u, u.Path, nil
 	}
