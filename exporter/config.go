@@ -155,9 +155,9 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 			return errors.New("stopped after 10 redirects")
 		}
 		if !m.Allows(req.URL.String()) {
-			return fmt.Errorf("redirect to %s refused: not a target of this module", req.URL.Redacted())
+			return fmt.Errorf("redirect to %s refused: not a target of this module", RedactTarget(req.URL.String()))
 		}
-		return nil
+		return CheckRedirect(m.source, req.URL.String())
 	}
 	m.client = client
 	return nil
@@ -169,6 +169,23 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 // scrape.
 type TargetChecker interface {
 	CheckTarget(target string) error
+}
+
+// RedirectChecker is implemented by a source that must refuse some redirects whatever the
+// module's patterns allow: Puma's control app stops Puma on a plain GET of /stop.
+type RedirectChecker interface {
+	CheckRedirect(target string) error
+}
+
+// CheckRedirect checks a redirect's target with the source's own [RedirectChecker] if it has
+// one; every client that reads a target applies it.
+func CheckRedirect(source Source, target string) error {
+	if c, ok := source.(RedirectChecker); ok {
+		if err := c.CheckRedirect(target); err != nil {
+			return fmt.Errorf("redirect refused: %s", redactIn(err.Error(), target))
+		}
+	}
+	return nil
 }
 
 // CheckTarget checks target with the source's own [TargetChecker] if it has one, else with

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -187,7 +188,15 @@ func singleTarget(source exporter.Source, uri string, timeout time.Duration) (*e
 	if err := exporter.CheckTarget(source, uri); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{
+		Transport: &http.Transport{DisableKeepAlives: true},
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			return exporter.CheckRedirect(source, req.URL.String())
+		},
+	}
 	return &exporter.Target{Source: source, Reader: exporter.NewReader(client), URL: uri, Timeout: timeout}, nil
 }
 

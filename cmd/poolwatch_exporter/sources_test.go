@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"github.com/poolwatch/poolwatch/exporter/pumatest"
 	"github.com/poolwatch/poolwatch/exporter/tomcattest"
 	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // scrapeUntil scrapes url until ok accepts the parsed answer (at most 15 s) and returns it
@@ -211,4 +214,23 @@ func TestUWSGIProbeOverUnixSocket(t *testing.T) {
 		t.Errorf("a socket the module does not allow: status %d, want 403", code)
 	}
 	srv.Release(t)
+}
+
+// The --puma.scrape-uri client follows no redirect to another action of the control app: a
+// real Puma sent to /stop by the target's server is still running afterwards.
+func TestPumaFlagTargetRedirectToStopRefused(t *testing.T) {
+	srv := pumatest.Start(t, 0, 1, 1)
+	redirector := httptest.NewServer(http.RedirectHandler(strings.Replace(srv.StatsURL, "/stats?", "/stop?", 1), http.StatusFound))
+	t.Cleanup(redirector.Close)
+	target, err := singleTarget(sources["puma"], redirector.URL+"/stats?token=x", 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.Source.Read(t.Context(), target.Reader, target.URL, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "redirect refused") {
+		t.Errorf("read through a redirect to /stop: err %v, want the redirect refused", err)
+	}
+	time.Sleep(time.Second) // Puma stops gracefully, a moment after /stop answers
+	if _, err := testproc.HTTPGet(t.Context(), srv.StatsURL); err != nil {
+		t.Errorf("Puma stopped after a read redirected to /stop: %v", err)
+	}
 }

@@ -34,6 +34,13 @@ func (Source) CheckTarget(target string) error {
 	return err
 }
 
+// CheckRedirect implements [exporter.RedirectChecker]: a redirect is followed only to a
+// control app's /stats, whatever the module's patterns allow.
+func (Source) CheckRedirect(target string) error {
+	_, err := address(target)
+	return err
+}
+
 // Read implements [exporter.Source]: one GET of target, parsed by [Parse]. Pools left out
 // are logged with the reason.
 func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
