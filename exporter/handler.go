@@ -51,7 +51,7 @@ func NewProbeHandler(store *ConfigStore, logger *slog.Logger) http.Handler {
 		if !m.Allows(target) {
 			http.Error(w, "target "+quote(target)+" is not allowed by module "+quote(moduleName), http.StatusForbidden)
 			logger.Warn("refused probe of a target the module does not allow",
-				"module", moduleName, "target", target, "remote", r.RemoteAddr)
+				"module", moduleName, "target", RedactTarget(target), "remote", r.RemoteAddr)
 			return
 		}
 		t := Target{Source: m.source, Reader: NewReader(m.client), URL: target, Timeout: ScrapeTimeout(r, time.Duration(m.Timeout))}

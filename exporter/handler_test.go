@@ -198,3 +198,23 @@ func TestProbeRedirectsStayInsideTheAllowList(t *testing.T) {
 		t.Errorf("redirect to an allowed target: %d\n%s", code, body)
 	}
 }
+
+// A refused probe is logged with its target redacted: Prometheus may send a target the module
+// no longer allows on every scrape, with a token or a password in it.
+func TestRefusedProbeLogRedacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte("modules:\n  m:\n    source: fake\n    targets: [http://127.0.0.1:1/stats]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewConfigStore(path, map[string]Source{"fake": fetchSource{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	h := NewProbeHandler(store, slog.New(slog.NewTextHandler(&log, nil)))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, probeURL("", "m", "http://u:s3cret@127.0.0.1:2/stats?token=s3cret"), nil))
+	if rec.Code != http.StatusForbidden || !strings.Contains(log.String(), "refused probe") || strings.Contains(log.String(), "s3cret") {
+		t.Errorf("status %d, log:\n%s", rec.Code, log.String())
+	}
+}
