@@ -6,10 +6,11 @@ import "testing"
 // it returns must satisfy the contract's invariants.
 func FuzzParse(f *testing.F) {
 	for _, name := range []string{"idle.xml", "saturated.xml", "executor.xml"} {
-		f.Add(load(f, name))
+		f.Add(load(f, name), uint16(0))
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		pools, _, err := Parse(data, 0)
+	f.Add(load(f, "executor.xml"), uint16(4))
+	f.Fuzz(func(t *testing.T, data []byte, executorMaxThreads uint16) {
+		pools, _, err := Parse(data, float64(executorMaxThreads))
 		if err != nil {
 			return
 		}
