@@ -9,37 +9,39 @@ import (
 	dto "github.com/prometheus/client_model/go"
 )
 
-// histogram is a classic histogram with the contract's buckets, updated under the tracker's
-// lock. Keeping it there (rather than in a prometheus.Histogram) makes a scrape consistent:
-// the wait histogram's count is exactly the number of tasks ever started, the same snapshot
-// as the counters and gauges next to it. It works in integer nanoseconds so that the
-// critical section does no division and no float comparison.
+// histogram is a classic histogram with the contract's buckets, updated under a tracker
+// shard's lock. Keeping it there (rather than in a prometheus.Histogram) makes a scrape
+// consistent: the wait histogram's count is exactly the number of tasks ever started, the
+// same snapshot as the counters and gauges next to it. It works in integer nanoseconds so
+// that the critical section does no division and no float comparison, and it is a plain
+// array so that a shard's histograms sit next to its counters.
 type histogram struct {
-	counts   []uint64 // per bucket, not cumulative; the last one is +Inf
+	counts   [numBuckets + 1]uint64 // per bucket, not cumulative; the last one is +Inf
 	count    uint64
 	sumNanos float64
 }
 
+// numBuckets is len(contract.Buckets), checked when the package loads.
+const numBuckets = 16
+
 // bucketNanos are contract.Buckets in nanoseconds. Each boundary is rounded up, so that a
 // value equal to a boundary in seconds still counts in that boundary's bucket.
-var bucketNanos = func() []int64 {
-	b := make([]int64, len(contract.Buckets))
+var bucketNanos = func() (b [numBuckets]int64) {
+	if len(contract.Buckets) != numBuckets {
+		panic("collector: numBuckets does not match contract.Buckets")
+	}
 	for i, s := range contract.Buckets {
 		b[i] = int64(math.Ceil(s * float64(time.Second)))
 	}
 	return b
 }()
 
-func newHistogram() histogram {
-	return histogram{counts: make([]uint64, len(contract.Buckets)+1)}
-}
-
 // observe adds one value in nanoseconds. A linear scan from the smallest bucket: most tasks
 // of a healthy pool land in the first few, where it ends at once and predictably, which beats
 // a binary search's mispredicted branches on this hot path.
 func (h *histogram) observe(ns int64) {
 	i := 0
-	for i < len(bucketNanos) && ns > bucketNanos[i] {
+	for i < numBuckets && ns > bucketNanos[i] {
 		i++
 	}
 	h.counts[i]++
@@ -47,11 +49,20 @@ func (h *histogram) observe(ns int64) {
 	h.sumNanos += float64(ns)
 }
 
+// add merges o into h (a scrape sums the shards).
+func (h *histogram) add(o *histogram) {
+	for i, n := range o.counts {
+		h.counts[i] += n
+	}
+	h.count += o.count
+	h.sumNanos += o.sumNanos
+}
+
 func (h *histogram) sum() float64 { return h.sumNanos / float64(time.Second) }
 
 // cumulative returns the buckets as client_golang's const histograms want them.
 func (h *histogram) cumulative() map[float64]uint64 {
-	m := make(map[float64]uint64, len(contract.Buckets))
+	m := make(map[float64]uint64, numBuckets)
 	var acc uint64
 	for i, b := range contract.Buckets {
 		acc += h.counts[i]
@@ -60,15 +71,9 @@ func (h *histogram) cumulative() map[float64]uint64 {
 	return m
 }
 
-func (h *histogram) clone() histogram {
-	c := *h
-	c.counts = append([]uint64(nil), h.counts...)
-	return c
-}
-
 // newNative returns the client_golang histogram that backs a native histogram, or nil when
-// they are not wanted. It is observed under the tracker's lock, like the classic one, and
-// written out under it too, so native and classic views of one scrape agree.
+// they are not wanted. It is observed under a shard's lock, like the classic one, and
+// written out while a scrape holds every shard, so native and classic views of one scrape agree.
 func newNative(name, pool string, factor float64) prometheus.Histogram {
 	if factor <= 1 {
 		return nil
@@ -87,7 +92,7 @@ func newNative(name, pool string, factor float64) prometheus.Histogram {
 	})
 }
 
-// frozenMetric is a metric written out under the tracker's lock, sent after it is released.
+// frozenMetric is a metric written out under the shards' locks, sent after it is released.
 type frozenMetric struct {
 	desc *prometheus.Desc
 	m    *dto.Metric

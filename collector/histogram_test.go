@@ -8,7 +8,7 @@ import (
 // A value on a boundary belongs to that boundary's bucket (le means "less or equal"), one
 // nanosecond more to the next; beyond the last boundary is +Inf.
 func TestHistogramBoundaries(t *testing.T) {
-	h := newHistogram()
+	var h histogram
 	h.observe(0)
 	h.observe(int64(5 * time.Millisecond))
 	h.observe(int64(5*time.Millisecond) + 1)

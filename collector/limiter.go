@@ -1,11 +1,10 @@
 package collector
 
 import (
-	"bufio"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,10 +21,14 @@ import (
 // panic then continues to net/http, unchanged).
 type Limiter struct {
 	tr         *Tracker
+	maxQueued  int // < 0: unbounded
 	maxWait    time.Duration
 	retryAfter string
 
-	// Guarded by tr.mu.
+	// The slots and the waiting line, under their own lock; the numbers are the Tracker's.
+	mu         sync.Mutex
+	running    int // slots taken, at most tr.max
+	waiting    int
 	head, tail *waiter
 }
 
@@ -42,17 +45,18 @@ type waiter struct {
 // NewLimiter returns a Limiter called name (its "pool" label) that runs at most maxConcurrent
 // (at least 1) requests at once. Options: WithQueueSize (default unbounded), WithMaxWait
 // (default: as long as the client waits), WithRetryAfter, WithNativeHistograms, WithClock.
-func NewLimiter(name string, maxConcurrent int, opts ...Option) *Limiter {
+func NewLimiter(name string, maxConcurrent int, opts ...LimiterOption) *Limiter {
 	if maxConcurrent < 1 {
 		panic(fmt.Sprintf("collector: NewLimiter %q with %d slots, need at least 1", name, maxConcurrent))
 	}
-	c := newConfig(opts)
+	c := newLimiterConfig(opts)
 	retry := c.retryAfter
 	if retry <= 0 {
 		retry = c.maxWait
 	}
 	return &Limiter{
-		tr:         newTracker(name, maxConcurrent, c),
+		tr:         newTracker(name, maxConcurrent, c.trackerConfig),
+		maxQueued:  c.queueSize,
 		maxWait:    c.maxWait,
 		retryAfter: fmt.Sprint(max(1, int64(math.Ceil(retry.Seconds())))),
 	}
@@ -72,7 +76,7 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 			}
 			return
 		}
-		l.serve(next, w, r, &k)
+		l.serve(next, w, r, k)
 	})
 }
 
@@ -80,19 +84,20 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 	t := l.tr
 	now := t.clock.now()
-	t.mu.Lock()
-	if t.s.busy < t.max && l.head == nil {
-		k := t.submitLocked(now)
-		t.startLocked(&k, now)
-		t.mu.Unlock()
+	k := t.submit(now)
+	l.mu.Lock()
+	if l.running < t.max && l.head == nil {
+		l.running++
+		l.mu.Unlock()
+		t.start(k, now)
 		return k, true
 	}
-	if t.maxQueued >= 0 && t.s.queued.n >= t.maxQueued {
-		t.rejectLocked(RejectedQueueFull)
-		t.mu.Unlock()
+	if l.maxQueued >= 0 && l.waiting >= l.maxQueued {
+		l.mu.Unlock()
+		k.Reject(RejectedQueueFull)
 		return Ticket{}, false
 	}
-	w := &waiter{ticket: t.submitLocked(now), ready: make(chan struct{})}
+	w := &waiter{ticket: k, ready: make(chan struct{})}
 	w.prev = l.tail
 	if l.tail != nil {
 		l.tail.next = w
@@ -100,7 +105,8 @@ func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 		l.head = w
 	}
 	l.tail = w
-	t.mu.Unlock()
+	l.waiting++
+	l.mu.Unlock()
 
 	var expired <-chan time.Time
 	if l.maxWait > 0 {
@@ -111,19 +117,20 @@ func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 	var reason Reason
 	select {
 	case <-w.ready:
-		return w.ticket, true
+		return k, true
 	case <-expired:
 		reason = RejectedTimeout
 	case <-r.Context().Done():
 		reason = ReasonOf(r.Context().Err())
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	l.mu.Lock()
 	if w.granted { // the slot came just as the wait ended: take it
-		return w.ticket, true
+		l.mu.Unlock()
+		return k, true
 	}
 	l.unlinkLocked(w)
-	t.abandonLocked(&w.ticket, reason)
+	l.mu.Unlock()
+	k.Reject(reason)
 	return Ticket{}, false
 }
 
@@ -139,24 +146,28 @@ func (l *Limiter) unlinkLocked(w *waiter) {
 		l.tail = w.prev
 	}
 	w.prev, w.next = nil, nil
+	l.waiting--
 }
 
-// release finishes k and passes its slot to the first waiter.
-func (l *Limiter) release(k *Ticket, o Outcome) {
+// release finishes k and passes its slot to the first waiter, started at the same instant.
+func (l *Limiter) release(k Ticket, o Outcome) {
 	t := l.tr
 	now := t.clock.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.finishLocked(k, o, now)
-	if w := l.head; w != nil {
-		l.unlinkLocked(w)
-		t.startLocked(&w.ticket, now)
-		w.granted = true
-		close(w.ready)
+	t.finish(k, o, now)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := l.head
+	if w == nil {
+		l.running--
+		return
 	}
+	l.unlinkLocked(w)
+	t.start(w.ticket, now) // before the waiter can serve, and so before it can finish
+	w.granted = true
+	close(w.ready)
 }
 
-func (l *Limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Request, k *Ticket) {
+func (l *Limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Request, k Ticket) {
 	rec := &statusRecorder{ResponseWriter: w}
 	finished := false
 	defer func() {
@@ -164,7 +175,7 @@ func (l *Limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 			l.release(k, OutcomePanic) // the panic itself goes on to net/http
 		}
 	}()
-	next.ServeHTTP(rec, r)
+	next.ServeHTTP(rec.wrap(), r)
 	finished = true
 	o := OutcomeSuccess
 	if rec.status >= 500 {
@@ -172,44 +183,6 @@ func (l *Limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Reques
 	}
 	l.release(k, o)
 }
-
-// statusRecorder remembers the status a handler wrote. Unwrap lets http.ResponseController
-// reach the real writer's Flush, Hijack and deadlines.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	// An informational 1xx (103 Early Hints) comes before the real status: keep waiting for it.
-	if s.status == 0 && code >= 200 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Flush passes a flush through, for handlers that stream and test for http.Flusher.
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Hijack passes a hijack through, for handlers that type-assert http.Hijacker (websocket
-// libraries do) rather than use http.ResponseController.
-func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(s.ResponseWriter).Hijack()
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // Describe implements prometheus.Collector.
 func (l *Limiter) Describe(ch chan<- *prometheus.Desc) { l.tr.Describe(ch) }

@@ -2,26 +2,77 @@ package collector
 
 import "time"
 
-// Option configures a Pool, a Tracker or a Limiter. The three share one option type, in the
-// style of pond, so that a pool's shape (its queue, its clock) is described the same way
-// whichever of them runs it; an option that does not apply to a kind is ignored by it.
-type Option func(*config)
+// Each constructor takes its own kind of option, in the style of grpc-go's DialOption and
+// ServerOption: an option that means nothing to a constructor does not compile there, instead
+// of being accepted and ignored. Options that describe a pool's shape (its queue, its clock,
+// its histograms) are of type Option and fit all three constructors.
+type (
+	// PoolOption configures NewPool: an Option, or WithPanicHandler.
+	PoolOption interface{ applyPool(*poolConfig) }
+	// TrackerOption configures NewTracker: an Option.
+	TrackerOption interface{ applyTracker(*trackerConfig) }
+	// LimiterOption configures NewLimiter: an Option, WithMaxWait or WithRetryAfter.
+	LimiterOption interface{ applyLimiter(*limiterConfig) }
+)
 
-// config is what the options fill in. unbounded queues are marked by queueSize < 0.
-type config struct {
+// Option is an option that applies to a Pool, a Tracker and a Limiter alike.
+type Option struct{ apply func(*trackerConfig) }
+
+func (o Option) applyPool(c *poolConfig)       { o.apply(&c.trackerConfig) }
+func (o Option) applyTracker(c *trackerConfig) { o.apply(c) }
+func (o Option) applyLimiter(c *limiterConfig) { o.apply(&c.trackerConfig) }
+
+type poolOption func(*poolConfig)
+
+func (o poolOption) applyPool(c *poolConfig) { o(c) }
+
+type limiterOption func(*limiterConfig)
+
+func (o limiterOption) applyLimiter(c *limiterConfig) { o(c) }
+
+// trackerConfig is what every kind shares. An unbounded queue is queueSize < 0.
+type trackerConfig struct {
 	queueSize    int
 	clock        func() time.Time
-	panicHandler func(any)
-	maxWait      time.Duration
-	retryAfter   time.Duration
 	nativeFactor float64
 }
 
-func newConfig(opts []Option) config {
-	c := config{queueSize: -1}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&c)
+type poolConfig struct {
+	trackerConfig
+	panicHandler func(any)
+}
+
+type limiterConfig struct {
+	trackerConfig
+	maxWait    time.Duration
+	retryAfter time.Duration
+}
+
+func newTrackerConfig(opts []TrackerOption) trackerConfig {
+	c := trackerConfig{queueSize: -1}
+	for _, o := range opts {
+		if o != nil {
+			o.applyTracker(&c)
+		}
+	}
+	return c
+}
+
+func newPoolConfig(opts []PoolOption) poolConfig {
+	c := poolConfig{trackerConfig: trackerConfig{queueSize: -1}}
+	for _, o := range opts {
+		if o != nil {
+			o.applyPool(&c)
+		}
+	}
+	return c
+}
+
+func newLimiterConfig(opts []LimiterOption) limiterConfig {
+	c := limiterConfig{trackerConfig: trackerConfig{queueSize: -1}}
+	for _, o := range opts {
+		if o != nil {
+			o.applyLimiter(&c)
 		}
 	}
 	return c
@@ -32,39 +83,14 @@ func newConfig(opts []Option) config {
 // For a Tracker, it only sets the capacity exposed as workerpool_max_queued_tasks: the
 // tracked pool enforces its own queue.
 func WithQueueSize(n int) Option {
-	return func(c *config) {
-		if n < 0 {
-			n = -1
-		}
-		c.queueSize = n
-	}
+	return Option{func(c *trackerConfig) { c.queueSize = max(n, -1) }}
 }
 
 // WithClock replaces time.Now as the source of time, so that tests can move time by hand.
-// The clock must never go backwards: readings earlier than one already seen are treated as
-// equal to it, which keeps the busy and saturated counters monotonic.
+// The clock must never go backwards: readings earlier than one already used by a scrape are
+// treated as equal to it, which keeps the busy and saturated counters monotonic.
 func WithClock(now func() time.Time) Option {
-	return func(c *config) { c.clock = now }
-}
-
-// WithPanicHandler is called (on the worker goroutine) with the value of every task panic that
-// a Pool recovers. Panics are always counted as outcome "panic" and never kill the worker;
-// without a handler they are otherwise dropped. Pool only.
-func WithPanicHandler(h func(any)) Option {
-	return func(c *config) { c.panicHandler = h }
-}
-
-// WithMaxWait limits how long a request may wait in a Limiter's queue before it is answered
-// 503 and counted rejected "timeout". 0 (the default) waits as long as the client does.
-// Limiter only.
-func WithMaxWait(d time.Duration) Option {
-	return func(c *config) { c.maxWait = d }
-}
-
-// WithRetryAfter sets the Retry-After header of a Limiter's 503 answers, rounded up to whole
-// seconds (at least 1). The default is the max wait, or 1 second without one. Limiter only.
-func WithRetryAfter(d time.Duration) Option {
-	return func(c *config) { c.retryAfter = d }
+	return Option{func(c *trackerConfig) { c.clock = now }}
 }
 
 // WithNativeHistograms makes the wait and duration histograms native histograms as well as
@@ -75,5 +101,24 @@ func WithRetryAfter(d time.Duration) Option {
 // counters go backwards.
 // Prometheus keeps them only when scraping with native histograms enabled.
 func WithNativeHistograms(factor float64) Option {
-	return func(c *config) { c.nativeFactor = factor }
+	return Option{func(c *trackerConfig) { c.nativeFactor = factor }}
+}
+
+// WithPanicHandler is called (on the worker goroutine) with the value of every task panic that
+// a Pool recovers. Panics are always counted as outcome "panic" and never kill the worker;
+// without a handler they are otherwise dropped.
+func WithPanicHandler(h func(any)) PoolOption {
+	return poolOption(func(c *poolConfig) { c.panicHandler = h })
+}
+
+// WithMaxWait limits how long a request may wait in a Limiter's queue before it is answered
+// 503 and counted rejected "timeout". 0 (the default) waits as long as the client does.
+func WithMaxWait(d time.Duration) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.maxWait = d })
+}
+
+// WithRetryAfter sets the Retry-After header of a Limiter's 503 answers, rounded up to whole
+// seconds (at least 1). The default is the max wait, or 1 second without one.
+func WithRetryAfter(d time.Duration) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.retryAfter = d })
 }

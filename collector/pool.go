@@ -3,29 +3,36 @@ package collector
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Task is the work a Pool runs. ctx is the context given to Submit (context.Background for
-// TrySubmit). A returned error counts the task as outcome "error".
+// Task is the work a Pool runs. ctx is the pool's context (see Pool.Context), or the one
+// given to SubmitWithContext. A returned error counts the task as outcome "error".
 type Task func(ctx context.Context) error
 
 // Pool runs tasks on a fixed number of workers, all started by NewPool, with a FIFO queue in
 // front of them (unbounded unless WithQueueSize bounds it). It is a prometheus.Collector
 // exposing every series of the metric contract under the pool's name.
 //
-// A task submitted while a worker is idle is handed to it at once and never counts as
-// queued. A task whose context ends while it waits is removed from the queue and counted
-// rejected (timeout or canceled). A task that panics counts as outcome panic; its worker
-// recovers and carries on.
+// A task counts as submitted and queued from the call that offers it, including the time
+// that call spends waiting for room; it starts at once if a worker is idle. Once accepted, a
+// task runs under the pool's context, whatever becomes of the context its caller waited
+// with: use SubmitWithContext to give a task a context of its own. A task that panics counts
+// as outcome panic; its worker recovers and carries on.
 type Pool struct {
-	tr      *Tracker
-	workers int
-	onPanic func(any)
+	tr        *Tracker
+	onPanic   func(any)
+	maxQueued int // < 0: unbounded
+	ctx       context.Context
+	cancel    context.CancelFunc
 
-	// Guarded by tr.mu: one lock for the queue and its metrics, so they always agree.
+	// The queue and the workers, under their own lock; the Tracker keeps the numbers under
+	// its shards' locks, so a task's bookkeeping never lengthens the queue's critical section.
+	mu         sync.Mutex
 	head, tail *task
+	queued     int   // tasks in the queue (not counting callers still waiting for room)
 	spare      *task // recycled nodes: a task costs no allocation in the steady state
 	idle       []*worker
 	live       int
@@ -35,7 +42,7 @@ type Pool struct {
 }
 
 // task is one queued or running task: a node of the queue's doubly linked list, so that a
-// task whose context ends can be taken out of the middle.
+// task whose own context ends can be taken out of the middle.
 type task struct {
 	fn         Task
 	ctx        context.Context
@@ -52,18 +59,21 @@ type worker struct {
 
 // NewPool starts a pool called name (its "pool" label) with the given number of workers,
 // which must be at least 1. Options: WithQueueSize, WithPanicHandler, WithNativeHistograms, WithClock.
-func NewPool(name string, workers int, opts ...Option) *Pool {
+func NewPool(name string, workers int, opts ...PoolOption) *Pool {
 	if workers < 1 {
 		panic(fmt.Sprintf("collector: NewPool %q with %d workers, need at least 1", name, workers))
 	}
-	c := newConfig(opts)
+	c := newPoolConfig(opts)
+	ctx, cancel := context.WithCancel(context.Background())
 	p := &Pool{
-		tr:      newTracker(name, workers, c),
-		workers: workers,
-		onPanic: c.panicHandler,
-		idle:    make([]*worker, 0, workers),
-		live:    workers,
-		exited:  make(chan struct{}),
+		tr:        newTracker(name, workers, c.trackerConfig),
+		onPanic:   c.panicHandler,
+		maxQueued: c.queueSize,
+		ctx:       ctx,
+		cancel:    cancel,
+		idle:      make([]*worker, 0, workers),
+		live:      workers,
+		exited:    make(chan struct{}),
 	}
 	for range workers {
 		w := &worker{wake: make(chan *task, 1)}
@@ -76,73 +86,96 @@ func NewPool(name string, workers int, opts ...Option) *Pool {
 // Name returns the pool's name.
 func (p *Pool) Name() string { return p.tr.name }
 
+// Context returns the pool's context, the one its tasks run under unless they were given
+// their own with SubmitWithContext. It ends when Shutdown gives up waiting for them.
+func (p *Pool) Context() context.Context { return p.ctx }
+
 // TrySubmit queues task, or hands it to an idle worker, without blocking. It returns
 // ErrQueueFull when the queue is at capacity and ErrPoolClosed after Shutdown; either way the
 // task is counted submitted and rejected.
 func (p *Pool) TrySubmit(task Task) error {
-	now := p.tr.clock.now()
-	p.tr.mu.Lock()
-	defer p.tr.mu.Unlock()
-	if p.closed {
-		p.tr.rejectLocked(RejectedClosed)
-		return ErrPoolClosed
-	}
-	if !p.hasRoomLocked() {
-		p.tr.rejectLocked(RejectedQueueFull)
-		return ErrQueueFull
-	}
-	p.acceptLocked(context.Background(), task, now, now)
-	return nil
+	return p.submit(nil, p.ctx, task)
 }
 
 // Submit queues task, or hands it to an idle worker, waiting for room in a full queue until
-// ctx ends. Once accepted, the task waits for a worker only as long as ctx lasts: if ctx ends
-// first, the task is dropped and counted rejected timeout (deadline) or canceled. Submit
-// returns nil once the task is accepted, ctx.Err() if it ended before, and ErrPoolClosed after
-// Shutdown. The task's wait is measured from the call to Submit.
+// ctx ends. ctx bounds that wait only: once accepted, the task waits for a worker and runs
+// under the pool's context, even after ctx ends (a request's context, for instance, ends when
+// its handler returns). Submit returns nil once the task is accepted; ctx.Err() if ctx ended
+// before, the task counted rejected timeout (deadline) or canceled; ErrPoolClosed after
+// Shutdown. While it waits, the task already counts as submitted and queued.
 func (p *Pool) Submit(ctx context.Context, task Task) error {
+	return p.submit(ctx, p.ctx, task)
+}
+
+// SubmitWithContext is Submit for a task with a context of its own, taskCtx, chosen by the
+// caller: ctx bounds the wait for room as in Submit; taskCtx is the task's, given to it when
+// it runs, and a task whose taskCtx ends while it is still queued is dropped and counted
+// rejected timeout (deadline) or canceled. The two may be the same context.
+func (p *Pool) SubmitWithContext(ctx, taskCtx context.Context, task Task) error {
+	return p.submit(ctx, taskCtx, task)
+}
+
+// submit offers fn; a nil wait means TrySubmit: no waiting for room.
+func (p *Pool) submit(wait, taskCtx context.Context, fn Task) error {
 	now := p.tr.clock.now()
-	start := now // when the task can start: later than now if Submit had to wait for room
-	p.tr.mu.Lock()
+	k := p.tr.submit(now) // submitted and queued from the call, as the contract says
+	start := now          // when the task can start: later than now if it had to wait for room
+	p.mu.Lock()
 	for {
 		if p.closed {
-			p.tr.rejectLocked(RejectedClosed)
-			p.tr.mu.Unlock()
+			p.mu.Unlock()
+			k.Reject(RejectedClosed)
 			return ErrPoolClosed
 		}
-		if err := ctx.Err(); err != nil {
-			p.tr.rejectLocked(ReasonOf(err))
-			p.tr.mu.Unlock()
+		if err := taskCtx.Err(); err != nil {
+			p.mu.Unlock()
+			k.Reject(ReasonOf(err))
 			return err
 		}
-		if p.hasRoomLocked() {
-			p.acceptLocked(ctx, task, now, start)
-			p.tr.mu.Unlock()
+		if wait != nil {
+			if err := wait.Err(); err != nil {
+				p.mu.Unlock()
+				k.Reject(ReasonOf(err))
+				return err
+			}
+		}
+		if len(p.idle) > 0 {
+			// A worker is idle only when the queue is empty: hand the task over. Start it
+			// before the worker can finish it.
+			w := p.idle[len(p.idle)-1]
+			p.idle = p.idle[:len(p.idle)-1]
+			t := p.nodeLocked(fn, taskCtx, k)
+			p.mu.Unlock()
+			p.tr.start(k, start)
+			w.wake <- t
 			return nil
+		}
+		if p.maxQueued < 0 || p.queued < p.maxQueued {
+			p.enqueueLocked(p.nodeLocked(fn, taskCtx, k))
+			p.mu.Unlock()
+			return nil
+		}
+		if wait == nil {
+			p.mu.Unlock()
+			k.Reject(RejectedQueueFull)
+			return ErrQueueFull
 		}
 		if p.room == nil {
 			p.room = make(chan struct{})
 		}
 		room := p.room
-		p.tr.mu.Unlock()
+		p.mu.Unlock()
 		select {
 		case <-room:
-		case <-ctx.Done():
+		case <-wait.Done():
+		case <-taskCtx.Done():
 		}
-		p.tr.mu.Lock()
 		start = p.tr.clock.now()
+		p.mu.Lock()
 	}
 }
 
-func (p *Pool) hasRoomLocked() bool {
-	q := p.tr.maxQueued
-	return len(p.idle) > 0 || q < 0 || p.tr.s.queued.n < q
-}
-
-// acceptLocked hands the task to an idle worker (a worker is only idle when the queue is
-// empty) or appends it to the queue.
-// The task counts as submitted at submitted; if it goes to a worker at once, it starts at start.
-func (p *Pool) acceptLocked(ctx context.Context, fn Task, submitted, start int64) {
+func (p *Pool) nodeLocked(fn Task, ctx context.Context, k Ticket) *task {
 	t := p.spare
 	if t != nil {
 		p.spare = t.next
@@ -150,15 +183,11 @@ func (p *Pool) acceptLocked(ctx context.Context, fn Task, submitted, start int64
 	} else {
 		t = &task{}
 	}
-	t.fn, t.ctx = fn, ctx
-	t.ticket = p.tr.submitLocked(submitted)
-	if k := len(p.idle); k > 0 {
-		w := p.idle[k-1]
-		p.idle = p.idle[:k-1]
-		p.tr.startLocked(&t.ticket, start)
-		w.wake <- t
-		return
-	}
+	t.fn, t.ctx, t.ticket = fn, ctx, k
+	return t
+}
+
+func (p *Pool) enqueueLocked(t *task) {
 	t.queued = true
 	t.prev = p.tail
 	if p.tail != nil {
@@ -167,10 +196,12 @@ func (p *Pool) acceptLocked(ctx context.Context, fn Task, submitted, start int64
 		p.head = t
 	}
 	p.tail = t
-	if ctx.Done() != nil {
-		// Only a context that can end needs a watcher; it is the only allocation per task.
+	p.queued++
+	if t.ctx != p.ctx && t.ctx.Done() != nil {
+		// Only a task's own context that can end needs a watcher: it is the only allocation
+		// per task, and a task under the pool's context never has one.
 		seq := t.seq
-		t.stop = context.AfterFunc(ctx, func() { p.expire(t, seq) })
+		t.stop = context.AfterFunc(t.ctx, func() { p.expire(t, seq) })
 	}
 }
 
@@ -187,6 +218,7 @@ func (p *Pool) unlinkLocked(t *task) {
 		p.tail = t.prev
 	}
 	t.prev, t.next, t.queued = nil, nil, false
+	p.queued--
 	if t.stop != nil {
 		t.stop()
 		t.stop = nil
@@ -210,17 +242,18 @@ func (p *Pool) recycleLocked(t *task) {
 	p.spare = t
 }
 
-// expire runs when a queued task's context ends: if the task still waits, it never will.
+// expire runs when a queued task's own context ends: if the task still waits, it never will.
 func (p *Pool) expire(t *task, seq uint64) {
-	p.tr.mu.Lock()
-	defer p.tr.mu.Unlock()
+	p.mu.Lock()
 	if t.seq != seq || !t.queued {
+		p.mu.Unlock()
 		return
 	}
-	err := t.ctx.Err()
+	err, k := t.ctx.Err(), t.ticket
 	p.unlinkLocked(t)
-	p.tr.abandonLocked(&t.ticket, ReasonOf(err))
 	p.recycleLocked(t)
+	p.mu.Unlock()
+	k.Reject(ReasonOf(err))
 }
 
 // work runs tasks on worker w, starting with t if it is not nil, until the pool closes.
@@ -245,13 +278,14 @@ func (p *Pool) work(w *worker, t *task) {
 			break
 		}
 	}
-	p.tr.mu.Lock()
+	p.mu.Lock()
 	p.live--
-	p.tr.s.workers = p.live
+	p.tr.workers.Store(int64(p.live))
 	if p.live == 0 {
 		close(p.exited)
+		p.cancel() // releases the pool context's resources; nothing runs under it any more
 	}
-	p.tr.mu.Unlock()
+	p.mu.Unlock()
 }
 
 // run calls the task, turning a panic into an outcome so that the worker survives it.
@@ -270,14 +304,13 @@ func (p *Pool) run(t *task) (o Outcome) {
 	return OutcomeSuccess
 }
 
-// next finishes done and, under the same lock, starts the head of the queue on the same
-// worker. With an empty queue the worker goes idle, or exits if the pool is closed (a nil
+// next finishes done and starts the head of the queue on the same worker, both at one clock
+// reading. With an empty queue the worker goes idle, or exits if the pool is closed (a nil
 // return with the worker not idle).
 func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 	now := p.tr.clock.now()
-	p.tr.mu.Lock()
-	defer p.tr.mu.Unlock()
-	p.tr.finishLocked(&done.ticket, o, now)
+	p.tr.finish(done.ticket, o, now)
+	p.mu.Lock()
 	p.recycleLocked(done)
 	t := p.head
 	if t == nil {
@@ -288,19 +321,22 @@ func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 		} else {
 			close(w.wake)
 		}
+		p.mu.Unlock()
 		return nil
 	}
 	p.unlinkLocked(t)
-	p.tr.startLocked(&t.ticket, now)
+	p.mu.Unlock()
+	p.tr.start(t.ticket, now)
 	return t
 }
 
 // Shutdown stops accepting tasks and waits until every accepted task has run and every worker
 // has returned. If ctx ends first, the tasks still queued are dropped and counted rejected
-// "closed", and Shutdown returns ctx.Err() without waiting for the running ones (they finish
-// and are counted as usual; their workers then exit). Calling it again waits again.
+// "closed", the pool's context is canceled to tell the running ones to stop, and Shutdown
+// returns ctx.Err() without waiting for them (they finish and are counted as usual; their
+// workers then exit). Calling it again waits again.
 func (p *Pool) Shutdown(ctx context.Context) error {
-	p.tr.mu.Lock()
+	p.mu.Lock()
 	if !p.closed {
 		p.closed = true
 		for _, w := range p.idle {
@@ -309,19 +345,21 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		p.idle = p.idle[:0]
 		p.wakeSubmittersLocked()
 	}
-	p.tr.mu.Unlock()
+	p.mu.Unlock()
 	select {
 	case <-p.exited:
 		return nil
 	case <-ctx.Done():
 	}
-	p.tr.mu.Lock()
+	p.mu.Lock()
 	for t := p.head; t != nil; t = p.head {
+		k := t.ticket
 		p.unlinkLocked(t)
-		p.tr.abandonLocked(&t.ticket, RejectedClosed)
 		p.recycleLocked(t)
+		k.Reject(RejectedClosed)
 	}
-	p.tr.mu.Unlock()
+	p.mu.Unlock()
+	p.cancel()
 	return ctx.Err()
 }
 

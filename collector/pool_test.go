@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"net/http"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -169,10 +170,11 @@ func TestPoolQueueFullAndContextEndWhileQueued(t *testing.T) {
 	short, cancelShort := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancelShort()
 	canceled, cancel := context.WithCancel(context.Background())
-	if err := p.Submit(short, count); err != nil {
+	// Tasks with a context of their own, chosen explicitly: dropped if it ends while they wait.
+	if err := p.SubmitWithContext(short, short, count); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Submit(canceled, count); err != nil {
+	if err := p.SubmitWithContext(canceled, canceled, count); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.TrySubmit(count); !errors.Is(err, ErrQueueFull) {
@@ -304,11 +306,15 @@ func TestPoolInvariantsUnderLoad(t *testing.T) {
 					_ = p.TrySubmit(task)
 				case 1:
 					ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(500))*time.Microsecond)
-					_ = p.Submit(ctx, task)
+					_ = p.SubmitWithContext(ctx, ctx, task)
 					cancel()
 				case 2:
 					ctx, cancel := context.WithCancel(context.Background())
-					_ = p.Submit(ctx, task)
+					if rng.IntN(2) == 0 {
+						_ = p.Submit(ctx, task) // ctx bounds the wait for room only
+					} else {
+						_ = p.SubmitWithContext(ctx, ctx, task)
+					}
 					if rng.IntN(2) == 0 {
 						cancel() // most likely while the task still waits
 					} else {
@@ -451,4 +457,112 @@ func TestPoolTaskCallingGoexitLosesNothing(t *testing.T) {
 	if err := p.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown after a Goexit: %v", err)
 	}
+}
+
+// TestPoolSubmitFromHandlerRunsAfterTheRequest reproduces the misuse that doc.go used to teach:
+// an HTTP handler submits with its request's context and returns. That context bounds the wait
+// for room only; the accepted tasks run afterwards, under the pool's context, instead of being
+// dropped as "canceled" when the request ends.
+func TestPoolSubmitFromHandlerRunsAfterTheRequest(t *testing.T) {
+	p := NewPool("reports", 1, WithQueueSize(10))
+	var ran atomic.Int32
+	gate := make(chan struct{})
+	srv := startServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for range 5 {
+			err := p.Submit(r.Context(), func(ctx context.Context) error {
+				<-gate // still queued or running when the request is long over
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				ran.Add(1)
+				return nil
+			})
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer http.DefaultClient.CloseIdleConnections()
+	if code, _, err := get(context.Background(), srv.URL); err != nil || code != http.StatusAccepted {
+		t.Fatalf("request: %d %v", code, err)
+	}
+	srv.Close() // every request context has ended
+	close(gate)
+	shutdown(t, p)
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	if ran.Load() != 5 || s.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess) != 5 {
+		t.Errorf("%d of 5 tasks ran (completed %v, rejected canceled %v)", ran.Load(),
+			s.value(t, contract.TasksCompletedTotal), s.value(t, contract.TasksRejectedTotal, contract.ReasonCanceled))
+	}
+}
+
+// TestPoolBlockedSubmittersCountAsQueued reproduces the invisible wait: with no queue and the
+// only worker busy, three callers block in Submit. They are submitted and queued from the
+// call, their wait shows in the oldest queued age, and the wait histogram covers it.
+func TestPoolBlockedSubmittersCountAsQueued(t *testing.T) {
+	p := NewPool("direct", 1, WithQueueSize(0))
+	t.Cleanup(func() { shutdown(t, p) })
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	var callers sync.WaitGroup
+	for range 3 {
+		callers.Go(func() {
+			if err := p.Submit(context.Background(), func(context.Context) error { return nil }); err != nil {
+				t.Errorf("blocked Submit: %v", err)
+			}
+		})
+	}
+	waitFor(t, "three callers queued", func() bool { return gather(t, p).value(t, contract.QueuedTasks) == 3 })
+	time.Sleep(300 * time.Millisecond)
+	s := gather(t, p)
+	checkInvariants(t, s, nil, false)
+	for name, want := range map[string]float64{contract.QueuedTasks: 3, contract.TasksSubmittedTotal: 4, contract.BusyWorkers: 1} {
+		if got := s.value(t, name); got != want {
+			t.Errorf("three callers blocked: %s = %v, want %v", name, got, want)
+		}
+	}
+	if got := s.value(t, contract.OldestQueuedAgeSeconds); got < 0.3 {
+		t.Errorf("oldest queued age = %v, want >= 0.3 s (the callers' wait)", got)
+	}
+	if got := s.value(t, contract.MaxQueuedTasks); got != 0 {
+		t.Errorf("max queued = %v, want 0", got)
+	}
+	close(b.release)
+	callers.Wait()
+	shutdown(t, p)
+	s2 := gather(t, p)
+	checkInvariants(t, s2, s, true)
+	w := s2.histogram(t, contract.TaskWaitSeconds)
+	if w.GetSampleCount() != 4 || w.GetSampleSum() < 3*0.3 {
+		t.Errorf("wait histogram: %d tasks waiting %v s in all, want 4 and >= 0.9 s", w.GetSampleCount(), w.GetSampleSum())
+	}
+}
+
+// TestPoolBlockedSubmitterGivingUpIsRejected: a caller whose context ends while it waits for
+// room was submitted, and never ran: rejected timeout.
+func TestPoolBlockedSubmitterGivingUpIsRejected(t *testing.T) {
+	p := NewPool("impatient", 1, WithQueueSize(0))
+	t.Cleanup(func() { shutdown(t, p) })
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := p.Submit(ctx, func(context.Context) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Submit: %v, want DeadlineExceeded", err)
+	}
+	s := gather(t, p)
+	checkInvariants(t, s, nil, true)
+	if got := s.value(t, contract.TasksRejectedTotal, contract.ReasonTimeout); got != 1 {
+		t.Errorf("rejected{timeout} = %v, want 1", got)
+	}
+	close(b.release)
 }

@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
@@ -15,183 +17,265 @@ import (
 // those calls the Tracker produces every contract series for the pool. It is a
 // prometheus.Collector: register it, and values are computed when Prometheus scrapes.
 //
-// The calls take one short lock, allocate nothing and never block on a scrape for longer than
-// the copy of a few counters. Pool and Limiter are built on a Tracker.
+// Its state is split into shards, each with its own short lock; Submit deals each task to
+// the next shard in turn, and the task's Start, Finish or Reject go to the same shard. The
+// submitter and the workers therefore rarely meet on a lock, even when the machine is busy
+// (a goroutine preempted inside a critical section holds up only the few tasks of its shard).
+// A scrape takes every shard's lock at once, so it still sees one consistent snapshot.
+// The calls allocate nothing. Pool and Limiter are built on a Tracker.
 type Tracker struct {
 	name      string
 	max       int
-	maxQueued int // < 0: unbounded, the series is not exposed
+	satAt     int64 // busy workers from which the pool counts as saturated: max(max, 1)
+	maxQueued int   // < 0: unbounded, the series is not exposed
 	clock     clock
 	descs     descs
 	// Native histograms, nil unless WithNativeHistograms asked for them.
 	nativeWait, nativeDuration prometheus.Histogram
 
-	mu sync.Mutex
-	s  trackerState
+	shards  []shard
+	mask    uint32
+	next    atomic.Uint32 // the shard of the next Submit, round robin
+	busy    atomic.Int64  // the shards' busy tasks summed, kept to see saturation begin and end
+	workers atomic.Int64  // workers alive, as set by SetWorkers (the Pool sets it itself)
+	sat     saturation
 }
 
-// trackerState is everything a scrape reads, guarded by Tracker.mu.
-type trackerState struct {
-	workers   int
-	busy      int
+// shard is one part of a tracker's state, guarded by its own lock. A task stays in the shard
+// that Submit gave it, so the shard's queued and busy counts are never negative, and the
+// tracker's are their sums.
+type shard struct {
+	mu        sync.Mutex
 	submitted uint64
 	completed [numOutcomes]uint64
 	rejected  [numReasons]uint64
+	queued    int
+	busy      int
 	wait      histogram
 	duration  histogram
-	// Integrals of busy workers and of saturation in nanoseconds, folded in at every change of
-	// busy and at every scrape; last is the time (clock nanoseconds) up to which they are
-	// folded. Busy time is a float: worker-nanoseconds outgrow an int64 in ~100 days at 1000
-	// workers; saturated time cannot exceed the process's uptime.
-	busyNanos      float64
-	saturatedNanos int64
-	last           int64
-	queued         timeSet
-	running        timeSet
+	// floor is the time of the last scrape: an event whose clock reading is older (read just
+	// before a scrape, applied just after) counts as happening at the scrape, so that what a
+	// scrape reported (the elapsed part of running tasks) is never taken back.
+	floor int64
+	slots []slot
+	free  []uint32
+	_     [64]byte // keeps the next shard's lock off this shard's cache lines
+}
+
+// slot is where a task's state lives while it is queued or running.
+type slot struct {
+	at    int64  // submitted (queued) or started (running), in clock nanoseconds
+	gen   uint32 // odd while the slot holds a task; bumped when it takes or frees one
+	state slotState
+}
+
+type slotState uint8
+
+const (
+	slotFree slotState = iota
+	slotQueued
+	slotRunning
+)
+
+// slotBits is how many bits of a Ticket's ref index the slot within its shard.
+const slotBits = 24
+
+// saturation is the saturated-seconds counter. Whether the pool is saturated depends on all
+// shards, so it is folded up here, under a lock of its own, only when busy crosses the
+// saturation threshold (and at scrapes), always while holding the lock of the shard whose
+// event crossed it.
+type saturation struct {
+	mu    sync.Mutex
+	on    bool
+	last  int64
+	nanos int64
 }
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
 // says otherwise. Options: WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
-func NewTracker(name string, maxWorkers int, opts ...Option) *Tracker {
-	return newTracker(name, maxWorkers, newConfig(opts))
+func NewTracker(name string, maxWorkers int, opts ...TrackerOption) *Tracker {
+	return newTracker(name, maxWorkers, newTrackerConfig(opts))
 }
 
-func newTracker(name string, maxWorkers int, c config) *Tracker {
-	if maxWorkers < 0 {
-		maxWorkers = 0
+func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
+	maxWorkers = max(maxWorkers, 0)
+	// Twice as many shards as threads running Go code, so that the tasks in flight at any
+	// moment (one per worker, plus the submitter's) mostly sit in different shards.
+	n := 2
+	for n < 2*runtime.GOMAXPROCS(0) && n < 64 {
+		n *= 2
 	}
-	queuedCap := c.queueSize
-	if queuedCap < 0 {
-		queuedCap = 16
-	}
-	return &Tracker{
+	t := &Tracker{
 		name:           name,
 		max:            maxWorkers,
+		satAt:          int64(max(maxWorkers, 1)),
 		maxQueued:      c.queueSize,
 		clock:          newClock(c.clock),
 		descs:          newDescs(name),
 		nativeWait:     newNative(contract.TaskWaitSeconds, name, c.nativeFactor),
 		nativeDuration: newNative(contract.TaskDurationSeconds, name, c.nativeFactor),
-		s: trackerState{
-			workers:  maxWorkers,
-			wait:     newHistogram(),
-			duration: newHistogram(),
-			queued:   newTimeSet(queuedCap),
-			running:  newTimeSet(maxWorkers),
-		},
+		shards:         make([]shard, n),
+		mask:           uint32(n - 1),
 	}
+	t.workers.Store(int64(maxWorkers))
+	return t
 }
 
 // Name returns the pool's name, the value of its "pool" label.
 func (t *Tracker) Name() string { return t.name }
 
 // SetWorkers reports how many workers the tracked pool has alive now, for pools that start
-// workers lazily or shrink when idle. By default a Tracker reports maxWorkers.
+// workers lazily or shrink when idle. By default a Tracker reports maxWorkers. n is clamped to
+// [0, maxWorkers], and a scrape never reports fewer workers than busy ones (a busy worker is
+// alive), so that busy <= workers <= max_workers holds whatever the tracked pool says.
 func (t *Tracker) SetWorkers(n int) {
-	t.mu.Lock()
-	t.s.workers = n
-	t.mu.Unlock()
+	t.workers.Store(int64(min(max(n, 0), t.max)))
 }
 
-// Submit records a task offered to the pool and accepted into its queue (or about to be
-// started at once: call Start right after). Keep the Ticket with the task.
-func (t *Tracker) Submit() Ticket {
-	now := t.clock.now()
-	t.mu.Lock()
-	k := t.submitLocked(now)
-	t.mu.Unlock()
-	return k
-}
+// Submit records a task offered to the pool: it counts as submitted and queued from now (a
+// caller about to wait for room in a full pool should call Submit before it waits). Keep the
+// Ticket with the task; call Start when a worker picks it up, or Reject if it never runs.
+func (t *Tracker) Submit() Ticket { return t.submit(t.clock.now()) }
 
 // Reject records a task offered to the pool and refused on arrival (typically
 // RejectedQueueFull or RejectedClosed): it counts as submitted and rejected at once. For a
-// task that was accepted and then gave up waiting, use Ticket.Reject instead.
+// task that was submitted and then gave up waiting, use Ticket.Reject instead.
 func (t *Tracker) Reject(r Reason) {
-	t.mu.Lock()
-	t.rejectLocked(r)
-	t.mu.Unlock()
-}
-
-func (t *Tracker) submitLocked(now int64) Ticket {
-	t.s.submitted++
-	slot, gen := t.s.queued.add(now)
-	return Ticket{tr: t, submitted: now, slot: slot, gen: gen, state: ticketQueued}
-}
-
-func (t *Tracker) rejectLocked(r Reason) {
 	if r >= numReasons {
 		r = RejectedCanceled
 	}
-	t.s.submitted++
-	t.s.rejected[r]++
+	sh := &t.shards[t.next.Add(1)&t.mask]
+	sh.mu.Lock()
+	sh.submitted++
+	sh.rejected[r]++
+	sh.mu.Unlock()
 }
 
-func (t *Tracker) startLocked(k *Ticket, now int64) {
-	if !t.s.queued.remove(k.slot, k.gen) {
-		k.state = ticketDone
-		return
+func (t *Tracker) submit(now int64) Ticket {
+	i := t.next.Add(1) & t.mask
+	sh := &t.shards[i]
+	sh.mu.Lock()
+	now = max(now, sh.floor)
+	var s uint32
+	if k := len(sh.free); k > 0 {
+		s = sh.free[k-1]
+		sh.free = sh.free[:k-1]
+	} else {
+		s = uint32(len(sh.slots))
+		sh.slots = append(sh.slots, slot{})
 	}
-	now = t.advanceLocked(now)
-	t.s.busy++
-	k.slot, k.gen = t.s.running.add(now)
-	k.started = now
-	k.state = ticketRunning
-	wait := max(now-k.submitted, 0)
-	t.s.wait.observe(wait)
+	sl := &sh.slots[s]
+	sl.gen++
+	sl.at = now
+	sl.state = slotQueued
+	gen := sl.gen
+	sh.submitted++
+	sh.queued++
+	sh.mu.Unlock()
+	return Ticket{tr: t, ref: i<<slotBits | s, gen: gen}
+}
+
+// lookup returns the ticket's shard, locked, and its slot if the ticket still holds it in
+// state want; nil (and the shard unlocked) otherwise.
+func (t *Tracker) lookup(k Ticket, want slotState) (*shard, *slot) {
+	sh := &t.shards[k.ref>>slotBits]
+	s := k.ref & (1<<slotBits - 1)
+	sh.mu.Lock()
+	if int(s) < len(sh.slots) {
+		if sl := &sh.slots[s]; sl.gen == k.gen && sl.state == want {
+			return sh, sl
+		}
+	}
+	sh.mu.Unlock()
+	return nil, nil
+}
+
+// release frees a slot for the next task; the gen bump makes every copy of the old ticket stale.
+func (sh *shard) release(k Ticket, sl *slot) {
+	sl.gen++
+	sl.state = slotFree
+	sh.free = append(sh.free, k.ref&(1<<slotBits-1))
+}
+
+func (t *Tracker) start(k Ticket, now int64) bool {
+	sh, sl := t.lookup(k, slotQueued)
+	if sh == nil {
+		return false
+	}
+	now = max(now, sh.floor)
+	wait := max(now-sl.at, 0)
+	sl.at = now
+	sl.state = slotRunning
+	sh.queued--
+	sh.busy++
+	sh.wait.observe(wait)
 	if t.nativeWait != nil {
 		t.nativeWait.Observe(seconds(wait))
 	}
+	if t.busy.Add(1) == t.satAt {
+		t.foldSaturation(now)
+	}
+	sh.mu.Unlock()
+	return true
 }
 
-func (t *Tracker) finishLocked(k *Ticket, o Outcome, now int64) {
-	if !t.s.running.remove(k.slot, k.gen) {
-		k.state = ticketDone
-		return
+func (t *Tracker) finish(k Ticket, o Outcome, now int64) bool {
+	sh, sl := t.lookup(k, slotRunning)
+	if sh == nil {
+		return false
 	}
 	if o >= numOutcomes {
 		o = OutcomeError
 	}
-	now = t.advanceLocked(now)
-	t.s.busy--
-	t.s.completed[o]++
-	k.state = ticketDone
-	d := max(now-k.started, 0)
-	t.s.duration.observe(d)
+	now = max(now, sh.floor)
+	d := max(now-sl.at, 0)
+	sh.release(k, sl)
+	sh.busy--
+	sh.completed[o]++
+	sh.duration.observe(d)
 	if t.nativeDuration != nil {
 		t.nativeDuration.Observe(seconds(d))
 	}
+	if t.busy.Add(-1) == t.satAt-1 {
+		t.foldSaturation(now)
+	}
+	sh.mu.Unlock()
+	return true
 }
 
-func (t *Tracker) abandonLocked(k *Ticket, r Reason) {
-	k.state = ticketDone
-	if !t.s.queued.remove(k.slot, k.gen) {
-		return
+func (t *Tracker) abandon(k Ticket, r Reason) bool {
+	sh, sl := t.lookup(k, slotQueued)
+	if sh == nil {
+		return false
 	}
 	if r >= numReasons {
 		r = RejectedCanceled
 	}
-	t.s.rejected[r]++
+	sh.release(k, sl)
+	sh.queued--
+	sh.rejected[r]++
+	sh.mu.Unlock()
+	return true
 }
 
-// advanceLocked folds the busy and saturated integrals up to now and returns the time to use
-// for the event: a reading older than one already folded (a clock read before the lock was
-// taken by a goroutine that lost the race to it) counts as simultaneous with it, so that
-// integrals never go backwards.
-func (t *Tracker) advanceLocked(now int64) int64 {
-	s := &t.s
-	if now <= s.last {
-		return s.last
-	}
-	dt := now - s.last
-	if s.busy > 0 {
-		s.busyNanos += float64(int64(s.busy) * dt)
-		if s.busy >= t.max {
-			s.saturatedNanos += dt
+// foldSaturation adds the saturated time up to now and notes whether the pool is saturated
+// from now on. Called when busy crosses the threshold (and by scrapes), it reads busy afresh:
+// when crossings on two shards race, the last fold sees where busy ended up. A reading older
+// than one already folded counts as simultaneous with it, so the counter never goes back.
+// It returns the saturated nanoseconds so far.
+func (t *Tracker) foldSaturation(now int64) int64 {
+	s := &t.sat
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now > s.last {
+		if s.on {
+			s.nanos += now - s.last
 		}
+		s.last = now
 	}
-	s.last = now
-	return now
+	s.on = t.busy.Load() >= t.satAt
+	return s.nanos
 }
 
 func seconds(d int64) float64 {
@@ -206,15 +290,14 @@ func (t *Tracker) Describe(ch chan<- *prometheus.Desc) {
 	t.descs.describe(ch, t.maxQueued >= 0)
 }
 
-// Collect takes one consistent snapshot of the pool under the lock and sends it as const
-// metrics.
+// Collect takes one consistent snapshot of the pool and sends it as const metrics.
 func (t *Tracker) Collect(ch chan<- prometheus.Metric) {
 	snap := t.snapshot()
 	t.descs.collect(ch, &snap)
 }
 
-// snapshot is one scrape's view of the pool, taken under a single lock so that the contract's
-// invariants hold between its numbers.
+// snapshot is one scrape's view of the pool, taken while holding every shard's lock so that
+// the contract's invariants hold between its numbers.
 type snapshot struct {
 	max, workers, busy, queued, maxQueued int
 	submitted                             uint64
@@ -227,32 +310,53 @@ type snapshot struct {
 }
 
 func (t *Tracker) snapshot() snapshot {
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+	}
+	// Read the clock once every shard is held: every event already applied read its clock
+	// before, so none is later than now, and every event still to come is clamped to now.
 	now := t.clock.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	now = t.advanceLocked(now)
-	s := &t.s
-	snap := snapshot{
-		max:              t.max,
-		workers:          s.workers,
-		busy:             s.busy,
-		queued:           s.queued.n,
-		maxQueued:        t.maxQueued,
-		submitted:        s.submitted,
-		completed:        s.completed,
-		rejected:         s.rejected,
-		wait:             s.wait.clone(),
-		duration:         s.duration.clone(),
-		busySeconds:      s.busyNanos / float64(time.Second),
-		saturatedSeconds: seconds(s.saturatedNanos),
-		nativeWait:       freeze(t.nativeWait),
-		nativeDuration:   freeze(t.nativeDuration),
+	for i := range t.shards {
+		now = max(now, t.shards[i].floor)
 	}
-	if at, ok := s.queued.oldest(); ok {
-		snap.oldestQueued = seconds(now - at)
+	snap := snapshot{max: t.max, maxQueued: t.maxQueued}
+	var runningNanos int64
+	oldestQ, oldestR := now, now
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.floor = now
+		snap.submitted += sh.submitted
+		for o, n := range sh.completed {
+			snap.completed[o] += n
+		}
+		for r, n := range sh.rejected {
+			snap.rejected[r] += n
+		}
+		snap.queued += sh.queued
+		snap.busy += sh.busy
+		snap.wait.add(&sh.wait)
+		snap.duration.add(&sh.duration)
+		// The scan costs one pass over the slots, as many as the peak of tasks in flight in
+		// the shard, once per scrape; it keeps every event O(1).
+		for _, sl := range sh.slots {
+			switch sl.state {
+			case slotQueued:
+				oldestQ = min(oldestQ, sl.at)
+			case slotRunning:
+				oldestR = min(oldestR, sl.at)
+				runningNanos += now - sl.at
+			}
+		}
 	}
-	if at, ok := s.running.oldest(); ok {
-		snap.oldestRunning = seconds(now - at)
+	snap.saturatedSeconds = seconds(t.foldSaturation(now))
+	snap.nativeWait = freeze(t.nativeWait)
+	snap.nativeDuration = freeze(t.nativeDuration)
+	for i := range t.shards {
+		t.shards[i].mu.Unlock()
 	}
+	snap.workers = min(max(int(t.workers.Load()), snap.busy), t.max)
+	snap.busySeconds = (snap.duration.sumNanos + float64(runningNanos)) / float64(time.Second)
+	snap.oldestQueued = seconds(now - oldestQ)
+	snap.oldestRunning = seconds(now - oldestR)
 	return snap
 }

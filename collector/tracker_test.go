@@ -74,7 +74,8 @@ func TestTrackerTimeSeriesExact(t *testing.T) {
 	}
 }
 
-// TestTicketMisuseIsIgnored: calls out of order, twice, or on a copy cannot double-count.
+// TestTicketMisuseIsIgnored: calls out of order, twice, on a copy or on the zero Ticket cannot
+// double-count.
 func TestTicketMisuseIsIgnored(t *testing.T) {
 	tr := NewTracker("misuse", 2)
 	k := tr.Submit()
@@ -94,7 +95,7 @@ func TestTicketMisuseIsIgnored(t *testing.T) {
 	q := tr.Submit()
 	qc := q
 	q.Reject(RejectedCanceled)
-	qc.Start() // the copy's slot was freed by the reject: ignored
+	qc.Start() // the copy names a task that was rejected: ignored
 	tr.Reject(RejectedQueueFull)
 
 	s := gather(t, tr)
@@ -107,6 +108,42 @@ func TestTicketMisuseIsIgnored(t *testing.T) {
 	}
 	if got := s.value(t, contract.TasksRejectedTotal); got != 2 {
 		t.Errorf("rejected = %v, want 2", got)
+	}
+}
+
+// TestTicketCopiesAreOneTask reproduces the misuse of a mutable Ticket: a copy starts the
+// task (a closure that captured it, a struct passed by value) and the original finishes it.
+// Both name the same task, so it finishes, and the pool is not left showing a worker busy
+// forever with an oldest-running age that climbs.
+func TestTicketCopiesAreOneTask(t *testing.T) {
+	clk := newFakeClock()
+	tr := NewTracker("copies", 2, WithClock(clk.Now))
+	k := tr.Submit()
+	started := make(chan struct{})
+	go func(cp Ticket) { // the copy, on another goroutine as a worker would be
+		cp.Start()
+		close(started)
+	}(k)
+	<-started
+	clk.Advance(time.Hour)
+	if !k.Finish(OutcomeSuccess) {
+		t.Error("Finish on the original of a ticket started through a copy was ignored")
+	}
+	s := gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	for name, want := range map[string]float64{
+		contract.BusyWorkers: 0, contract.OldestRunningAgeSecs: 0, contract.TasksCompletedTotal: 1,
+		contract.BusySecondsTotal: 3600,
+	} {
+		if got := s.value(t, name); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	// Any copy acts once: the task has ended for all of them.
+	for _, cp := range []Ticket{k, k} {
+		if cp.Finish(OutcomeError) || cp.Start() || cp.Reject(RejectedCanceled) {
+			t.Error("a copy of a finished ticket acted again")
+		}
 	}
 }
 
@@ -132,11 +169,27 @@ func TestTrackerRunCountsPanicAndRepanics(t *testing.T) {
 	}
 }
 
-func TestTrackerSetWorkers(t *testing.T) {
-	tr := NewTracker("lazy", 8)
-	tr.SetWorkers(3)
-	if got := gather(t, tr).value(t, contract.Workers); got != 3 {
-		t.Errorf("workers = %v, want 3", got)
+// TestTrackerSetWorkersKeepsInvariants: SetWorkers is clamped to [0, max], and a scrape never
+// shows fewer workers than busy ones, so busy <= workers <= max holds whatever the pool says.
+func TestTrackerSetWorkersKeepsInvariants(t *testing.T) {
+	tr := NewTracker("lazy", 2)
+	tr.SetWorkers(1)
+	if got := gather(t, tr).value(t, contract.Workers); got != 1 {
+		t.Errorf("SetWorkers(1): workers = %v, want 1", got)
+	}
+	tr.SetWorkers(5) // more than the pool can have
+	s := gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	if got := s.value(t, contract.Workers); got != 2 {
+		t.Errorf("SetWorkers(5) on a 2-worker tracker: workers = %v, want 2 (clamped)", got)
+	}
+	tr.SetWorkers(-3)
+	k := tr.Submit()
+	k.Start()
+	s = gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	if got := s.value(t, contract.Workers); got != 1 {
+		t.Errorf("SetWorkers(-3) with one task running: workers = %v, want 1 (a busy worker is alive)", got)
 	}
 }
 
@@ -152,5 +205,22 @@ func TestTrackerHotPathAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("tracker hot path: %v allocs per task, want 0", allocs)
+	}
+}
+
+var funcSink func()
+
+// A closure that captures a Ticket as it is holds it by value: handing the closure to a pool
+// (here, storing it where the compiler cannot follow) costs the closure's allocation only,
+// not one more for the ticket.
+func TestTicketInClosureAllocatesOnlyTheClosure(t *testing.T) {
+	tr := NewTracker("closure", 4)
+	allocs := testing.AllocsPerRun(1000, func() {
+		k := tr.Submit()
+		funcSink = func() { _ = k.Run(func() error { return nil }) }
+		funcSink()
+	})
+	if allocs != 1 {
+		t.Errorf("%v allocs per task, want 1 (the closure)", allocs)
 	}
 }

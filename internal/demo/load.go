@@ -124,11 +124,12 @@ func (g *generator) jobClient(ctx context.Context, arrivals <-chan time.Duration
 }
 
 func (g *generator) submitJob(ctx context.Context, d time.Duration) {
-	// The deadline covers the wait for room and the wait in the queue; the task, once
-	// started, is not bound by it. The pool drops the task (counted "timeout") if it expires
-	// first; the task cancels it when it ends, to release its timer early.
+	// The deadline covers the wait for room and the wait in the queue: it is the task's own
+	// context, chosen explicitly, so the pool drops the task (counted "timeout") if it expires
+	// before the task starts. Once started, the task is not bound by it; it cancels it when it
+	// ends, to release its timer early.
 	jobCtx, cancel := context.WithTimeout(ctx, jobDeadline)
-	err := g.jobs.Submit(jobCtx, func(context.Context) error {
+	err := g.jobs.SubmitWithContext(jobCtx, jobCtx, func(context.Context) error {
 		defer cancel()
 		if !sleep(ctx, ctx, d) {
 			return ctx.Err()
