@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/poolwatch/poolwatch/internal/contract"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -193,11 +195,9 @@ func TestManyPoolsInOneRegistry(t *testing.T) {
 	}
 }
 
-func TestRegisterRuntimeMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	if err := RegisterRuntimeMetrics(reg); err != nil {
-		t.Fatal(err)
-	}
+// seriesNames gathers reg and returns the names of its series.
+func seriesNames(t *testing.T, reg prometheus.Gatherer) map[string]bool {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -206,14 +206,70 @@ func TestRegisterRuntimeMetrics(t *testing.T) {
 	for _, mf := range mfs {
 		names[mf.GetName()] = true
 	}
-	for _, name := range []string{
-		"go_goroutines", "go_threads", "go_sched_goroutines_goroutines",
-		"go_sched_goroutines_runnable_goroutines", "go_sched_latencies_seconds",
-		"process_cpu_seconds_total",
+	return names
+}
+
+// TestRegisterRuntimeMetrics: on a fresh registry, and on one set up as
+// prometheus.DefaultRegisterer is (the default Go and process collectors registered), where it
+// used to fail with "descriptor go_sched_gomaxprocs_threads already exists" and leave the
+// registry half-registered. Calling it again is harmless.
+func TestRegisterRuntimeMetrics(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		reg  func() *prometheus.Registry
+	}{
+		{"fresh", prometheus.NewRegistry},
+		{"like the default registry", func() *prometheus.Registry {
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			return reg
+		}},
 	} {
-		if !names[name] {
-			t.Errorf("%s missing", name)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			reg := c.reg()
+			for range 2 {
+				if err := RegisterRuntimeMetrics(reg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			names := seriesNames(t, reg)
+			for _, name := range []string{
+				"go_goroutines", "go_threads", "go_sched_goroutines_goroutines",
+				"go_sched_goroutines_runnable_goroutines", "go_sched_latencies_seconds",
+				"process_cpu_seconds_total",
+			} {
+				if !names[name] {
+					t.Errorf("%s missing", name)
+				}
+			}
+		})
+	}
+}
+
+// conflicting exposes a series named like one of the process collector's, with other help.
+type conflicting struct{ desc *prometheus.Desc }
+
+func (c conflicting) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c conflicting) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1)
+}
+
+// TestRegisterRuntimeMetricsAllOrNothing: when the process collector cannot be registered, the
+// registry is left exactly as it was, default Go collector included.
+func TestRegisterRuntimeMetricsAllOrNothing(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(),
+		conflicting{prometheus.NewDesc("process_cpu_seconds_total", "Not the process collector's.", nil, nil)})
+	before := seriesNames(t, reg)
+	if err := RegisterRuntimeMetrics(reg); err == nil {
+		t.Fatal("registered despite a conflicting process_cpu_seconds_total")
+	}
+	after := seriesNames(t, reg)
+	if !maps.Equal(before, after) {
+		t.Errorf("a failed registration changed the registry: before %v, after %v", slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after)))
+	}
+	if after["go_sched_latencies_seconds"] {
+		t.Error("the scheduler series stayed registered after the failure")
 	}
 }
 

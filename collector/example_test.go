@@ -66,8 +66,65 @@ func ExamplePool_TrySubmit() {
 	// Output: true
 }
 
+// The worked example of the package documentation: an HTTP handler queues reports and answers
+// at once. The request's context bounds only the wait for room in the queue; the reports run
+// after the request has ended, under the pool's context.
+func ExamplePool_Submit() {
+	reports := collector.NewPool("reports", 4, collector.WithQueueSize(100))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(reports)
+	render := func(ctx context.Context, id int) error { return ctx.Err() }
+
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for id := range 5 {
+			err := reports.Submit(r.Context(), func(ctx context.Context) error {
+				return render(ctx, id)
+			})
+			if err != nil { // ErrPoolClosed, or the request ended while the queue was full
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		w.WriteHeader(http.StatusAccepted)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodPost, "/reports", nil))
+	cancel() // the request is over
+
+	_ = reports.Shutdown(context.Background()) // runs what was accepted, then stops
+	fmt.Println(rec.Code)
+	fmt.Print(metricText(reports))
+	// Output:
+	// 202
+	// # HELP workerpool_tasks_completed_total Tasks that finished running, by outcome.
+	// # TYPE workerpool_tasks_completed_total counter
+	// workerpool_tasks_completed_total{outcome="error",pool="reports"} 0
+	// workerpool_tasks_completed_total{outcome="panic",pool="reports"} 0
+	// workerpool_tasks_completed_total{outcome="success",pool="reports"} 5
+}
+
+// A task with a context of its own, chosen explicitly: it gets that context, and is dropped
+// (counted rejected "timeout") if the deadline passes before a worker takes it.
+func ExamplePool_SubmitWithContext() {
+	pool := collector.NewPool("jobs", 1)
+	release := make(chan struct{})
+	_ = pool.TrySubmit(func(context.Context) error { <-release; return nil }) // the only worker is busy
+
+	deadline, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_ = pool.SubmitWithContext(deadline, deadline, func(ctx context.Context) error { return nil })
+	<-deadline.Done()
+	close(release)
+	_ = pool.Shutdown(context.Background())
+	out, _ := testutil.CollectAndFormat(pool, expfmt.TypeTextPlain, "workerpool_tasks_rejected_total")
+	fmt.Println(strings.Contains(string(out), `workerpool_tasks_rejected_total{pool="jobs",reason="timeout"} 1`))
+	// Output: true
+}
+
 // A Tracker around a pool you already have, here pond v2: Submit when the task is offered,
-// Run inside it, Reject if pond refuses it.
+// Run inside it, Reject if pond refuses it. The task's closure captures the Ticket as it is:
+// a Ticket only names the task, whose state the Tracker keeps.
 func ExampleTracker() {
 	pool := pond.NewPool(4, pond.WithQueueSize(100), pond.WithNonBlocking(true))
 	tracker := collector.NewTracker("pond", 4, collector.WithQueueSize(100))
@@ -76,7 +133,6 @@ func ExampleTracker() {
 	for range 10 {
 		k := tracker.Submit()
 		if _, ok := pool.TrySubmit(func() {
-			k := k                                 // held by value: no allocation for the ticket
 			_ = k.Run(func() error { return nil }) // Start, call, Finish with its outcome
 		}); !ok {
 			k.Reject(collector.RejectedQueueFull)
@@ -115,13 +171,18 @@ func metricText(c prometheus.Collector) string {
 	return string(out)
 }
 
-// One call adds the Go scheduler and process series next to the pools'.
+// One call adds the Go scheduler and process series next to the pools', here on the default
+// registry, where it replaces client_golang's default Go collector.
 func ExampleRegisterRuntimeMetrics() {
-	reg := prometheus.NewRegistry()
-	if err := collector.RegisterRuntimeMetrics(reg); err != nil {
+	if err := collector.RegisterRuntimeMetrics(prometheus.DefaultRegisterer); err != nil {
 		panic(err)
 	}
-	n, _ := testutil.GatherAndCount(reg, "go_sched_latencies_seconds")
-	fmt.Println(n)
-	// Output: 1
+	for _, name := range []string{"go_sched_latencies_seconds", "go_sched_goroutines_runnable_goroutines", "go_goroutines"} {
+		n, err := testutil.GatherAndCount(prometheus.DefaultGatherer, name)
+		fmt.Println(name, n, err)
+	}
+	// Output:
+	// go_sched_latencies_seconds 1 <nil>
+	// go_sched_goroutines_runnable_goroutines 1 <nil>
+	// go_goroutines 1 <nil>
 }

@@ -313,6 +313,14 @@ func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 	p.mu.Lock()
 	p.recycleLocked(done)
 	t := p.head
+	for t != nil && t.ctx != p.ctx && t.ctx.Err() != nil {
+		// Its own context ended and its watcher has not run yet: it never starts.
+		err, k := t.ctx.Err(), t.ticket
+		p.unlinkLocked(t)
+		p.recycleLocked(t)
+		k.Reject(ReasonOf(err))
+		t = p.head
+	}
 	if t == nil {
 		if !p.closed {
 			p.idle = append(p.idle, w)
