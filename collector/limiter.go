@@ -153,16 +153,16 @@ func (l *Limiter) unlinkLocked(w *waiter) {
 func (l *Limiter) release(k Ticket, o Outcome) {
 	t := l.tr
 	now := t.clock.now()
-	t.finish(k, o, now)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.head
 	if w == nil {
+		t.finish(k, o, now)
 		l.running--
 		return
 	}
 	l.unlinkLocked(w)
-	t.start(w.ticket, now) // before the waiter can serve, and so before it can finish
+	t.handover(k, o, w.ticket, now) // before the waiter can serve, and so before it can finish
 	w.granted = true
 	close(w.ready)
 }

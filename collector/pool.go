@@ -305,37 +305,52 @@ func (p *Pool) run(t *task) (o Outcome) {
 }
 
 // next finishes done and starts the head of the queue on the same worker, both at one clock
-// reading. With an empty queue the worker goes idle, or exits if the pool is closed (a nil
-// return with the worker not idle).
+// reading and in one step of the Tracker. With an empty queue the worker goes idle, or exits
+// if the pool is closed (a nil return with the worker not idle).
 func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 	now := p.tr.clock.now()
-	p.tr.finish(done.ticket, o, now)
+	finished := done.ticket
 	p.mu.Lock()
 	p.recycleLocked(done)
-	t := p.head
-	for t != nil && t.ctx != p.ctx && t.ctx.Err() != nil {
-		// Its own context ended and its watcher has not run yet: it never starts.
-		err, k := t.ctx.Err(), t.ticket
+	if t := p.popLocked(); t != nil {
+		p.mu.Unlock()
+		p.tr.handover(finished, o, t.ticket, now)
+		return t
+	}
+	p.mu.Unlock()
+	// Nothing to run: finish before going idle, so that a task handed to this worker once it
+	// is idle cannot be counted busy while the finished one still is (busy would pass max).
+	p.tr.finish(finished, o, now)
+	p.mu.Lock()
+	if t := p.popLocked(); t != nil { // it came while the lock was released
+		p.mu.Unlock()
+		p.tr.start(t.ticket, now)
+		return t
+	}
+	if !p.closed {
+		p.idle = append(p.idle, w)
+		// An idle worker is room, and with WithQueueSize(0) the only room there is.
+		p.wakeSubmittersLocked()
+	} else {
+		close(w.wake)
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// popLocked takes the head of the queue, dropping the tasks whose own context has ended and
+// whose watcher has not run yet: they never start.
+func (p *Pool) popLocked() *task {
+	for t := p.head; t != nil; t = p.head {
 		p.unlinkLocked(t)
+		if t.ctx == p.ctx || t.ctx.Err() == nil {
+			return t
+		}
+		err, k := t.ctx.Err(), t.ticket
 		p.recycleLocked(t)
 		k.Reject(ReasonOf(err))
-		t = p.head
 	}
-	if t == nil {
-		if !p.closed {
-			p.idle = append(p.idle, w)
-			// An idle worker is room, and with WithQueueSize(0) the only room there is.
-			p.wakeSubmittersLocked()
-		} else {
-			close(w.wake)
-		}
-		p.mu.Unlock()
-		return nil
-	}
-	p.unlinkLocked(t)
-	p.mu.Unlock()
-	p.tr.start(t.ticket, now)
-	return t
+	return nil
 }
 
 // Shutdown stops accepting tasks and waits until every accepted task has run and every worker

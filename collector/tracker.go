@@ -204,18 +204,8 @@ func (t *Tracker) start(k Ticket, now int64) bool {
 		return false
 	}
 	now = max(now, sh.floor)
-	wait := max(now-sl.at, 0)
-	sl.at = now
-	sl.state = slotRunning
-	sh.queued--
-	sh.busy++
-	sh.wait.observe(wait)
-	if t.nativeWait != nil {
-		t.nativeWait.Observe(seconds(wait))
-	}
-	if t.busy.Add(1) == t.satAt {
-		t.foldSaturation(now)
-	}
+	t.startLocked(sh, sl, now)
+	t.addBusy(1, now)
 	sh.mu.Unlock()
 	return true
 }
@@ -225,10 +215,63 @@ func (t *Tracker) finish(k Ticket, o Outcome, now int64) bool {
 	if sh == nil {
 		return false
 	}
+	now = max(now, sh.floor)
+	t.finishLocked(sh, sl, k, o, now)
+	t.addBusy(-1, now)
+	sh.mu.Unlock()
+	return true
+}
+
+// handover finishes done and starts next at the same instant, as a worker does when it goes
+// from one task to the next: both shards are held together (taken in index order, as a
+// scrape takes them), so no scrape sees the worker idle in between, and the number of busy
+// workers does not change, which spares the saturation bookkeeping altogether.
+func (t *Tracker) handover(done Ticket, o Outcome, next Ticket, now int64) {
+	a, b := done.ref>>slotBits, next.ref>>slotBits
+	lo, hi := &t.shards[min(a, b)], &t.shards[max(a, b)]
+	lo.mu.Lock()
+	if hi != lo {
+		hi.mu.Lock()
+	}
+	now = max(now, lo.floor, hi.floor)
+	delta := int64(0)
+	if sh := &t.shards[a]; int(done.ref&(1<<slotBits-1)) < len(sh.slots) {
+		if sl := &sh.slots[done.ref&(1<<slotBits-1)]; sl.gen == done.gen && sl.state == slotRunning {
+			t.finishLocked(sh, sl, done, o, now)
+			delta--
+		}
+	}
+	if sh := &t.shards[b]; int(next.ref&(1<<slotBits-1)) < len(sh.slots) {
+		if sl := &sh.slots[next.ref&(1<<slotBits-1)]; sl.gen == next.gen && sl.state == slotQueued {
+			t.startLocked(sh, sl, now)
+			delta++
+		}
+	}
+	if delta != 0 {
+		t.addBusy(delta, now)
+	}
+	if hi != lo {
+		hi.mu.Unlock()
+	}
+	lo.mu.Unlock()
+}
+
+func (t *Tracker) startLocked(sh *shard, sl *slot, now int64) {
+	wait := max(now-sl.at, 0)
+	sl.at = now
+	sl.state = slotRunning
+	sh.queued--
+	sh.busy++
+	sh.wait.observe(wait)
+	if t.nativeWait != nil {
+		t.nativeWait.Observe(seconds(wait))
+	}
+}
+
+func (t *Tracker) finishLocked(sh *shard, sl *slot, k Ticket, o Outcome, now int64) {
 	if o >= numOutcomes {
 		o = OutcomeError
 	}
-	now = max(now, sh.floor)
 	d := max(now-sl.at, 0)
 	sh.release(k, sl)
 	sh.busy--
@@ -237,11 +280,16 @@ func (t *Tracker) finish(k Ticket, o Outcome, now int64) bool {
 	if t.nativeDuration != nil {
 		t.nativeDuration.Observe(seconds(d))
 	}
-	if t.busy.Add(-1) == t.satAt-1 {
+}
+
+// addBusy moves the tracker's busy count by delta, and folds the saturated time when that
+// crosses the threshold. Called with a shard's lock held, so that a scrape (which holds them
+// all) sees busy and saturation agree.
+func (t *Tracker) addBusy(delta, now int64) {
+	n := t.busy.Add(delta)
+	if (n >= t.satAt) != (n-delta >= t.satAt) {
 		t.foldSaturation(now)
 	}
-	sh.mu.Unlock()
-	return true
 }
 
 func (t *Tracker) abandon(k Ticket, r Reason) bool {

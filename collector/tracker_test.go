@@ -2,6 +2,9 @@ package collector
 
 import (
 	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,4 +226,71 @@ func TestTicketInClosureAllocatesOnlyTheClosure(t *testing.T) {
 	if allocs != 1 {
 		t.Errorf("%v allocs per task, want 1 (the closure)", allocs)
 	}
+}
+
+// TestTrackerInvariantsUnderLoad: goroutines submit, start, finish and reject tasks, with two
+// copies of each ticket racing for every step, while scrapes run all along: each scrape is an
+// exact snapshot (the accounting is an equality, busy never passes max) and every counter is
+// monotonic; each task is counted once, whichever copy won.
+func TestTrackerInvariantsUnderLoad(t *testing.T) {
+	const workers, goroutines, tasks = 3, 8, 2000
+	tr := NewTracker("stress", workers, WithQueueSize(100))
+	slots := make(chan struct{}, workers) // the tracked "pool": at most workers run at once
+	var wg sync.WaitGroup
+	var won atomic.Int64
+	for g := range goroutines {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 2))
+			for range tasks {
+				k := tr.Submit()
+				if rng.IntN(5) == 0 {
+					race(&won, func() bool { return k.Reject(RejectedTimeout) })
+					continue
+				}
+				slots <- struct{}{}
+				race(&won, k.Start)
+				o := Outcome(rng.IntN(3))
+				race(&won, func() bool { return k.Finish(o) })
+				<-slots
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var prev scrape
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		default:
+		}
+		s := gather(t, tr)
+		checkInvariants(t, s, prev, false)
+		prev = s
+	}
+	s := gather(t, tr)
+	checkInvariants(t, s, prev, true)
+	total := float64(goroutines * tasks)
+	if s.value(t, contract.TasksSubmittedTotal) != total || s.value(t, contract.TasksCompletedTotal)+s.value(t, contract.TasksRejectedTotal) != total {
+		t.Errorf("submitted %v, completed %v, rejected %v; want %v tasks in all", s.value(t, contract.TasksSubmittedTotal),
+			s.value(t, contract.TasksCompletedTotal), s.value(t, contract.TasksRejectedTotal), total)
+	}
+	// Rejects are one step, the others two: every step won exactly once.
+	rejected := s.value(t, contract.TasksRejectedTotal)
+	if want := rejected + 2*(total-rejected); float64(won.Load()) != want {
+		t.Errorf("%d steps acted, want %v: a step acted twice or never", won.Load(), want)
+	}
+}
+
+// race runs step from two goroutines at once and counts how many acted.
+func race(won *atomic.Int64, step func() bool) {
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if step() {
+				won.Add(1)
+			}
+		})
+	}
+	wg.Wait()
 }
