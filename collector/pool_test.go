@@ -3,8 +3,8 @@ package collector
 import (
 	"context"
 	"errors"
-	"net/http"
 	"math/rand/v2"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
