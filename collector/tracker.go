@@ -38,7 +38,9 @@ type Tracker struct {
 	next    atomic.Uint32 // the shard of the next Submit, round robin
 	busy    atomic.Int64  // the shards' busy tasks summed, kept to see saturation begin and end
 	workers atomic.Int64  // workers alive, as set by SetWorkers (the Pool sets it itself)
-	sat     saturation
+	// satReported is the saturated time the last scrape reported, guarded by all the shards'
+	// locks: the next scrape never reports less.
+	satReported int64
 }
 
 // shard is one part of a tracker's state, guarded by its own lock. A task stays in the shard
@@ -53,6 +55,11 @@ type shard struct {
 	busy      int
 	wait      histogram
 	duration  histogram
+	// satUp and satDown sum the times at which the pool became saturated and stopped being
+	// so, for the crossings that happened in this shard's events. Summed over the shards,
+	// satDown - satUp is the saturated time of every finished episode (minus the start of
+	// the current one, if any). They wrap around, harmlessly: only their difference counts.
+	satUp, satDown int64
 	// floor is the time of the last scrape: an event whose clock reading is older (read just
 	// before a scrape, applied just after) counts as happening at the scrape, so that what a
 	// scrape reported (the elapsed part of running tasks) is never taken back.
@@ -79,17 +86,6 @@ const (
 
 // slotBits is how many bits of a Ticket's ref index the slot within its shard.
 const slotBits = 24
-
-// saturation is the saturated-seconds counter. Whether the pool is saturated depends on all
-// shards, so it is folded up here, under a lock of its own, only when busy crosses the
-// saturation threshold (and at scrapes), always while holding the lock of the shard whose
-// event crossed it.
-type saturation struct {
-	mu    sync.Mutex
-	on    bool
-	last  int64
-	nanos int64
-}
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
@@ -205,7 +201,7 @@ func (t *Tracker) start(k Ticket, now int64) bool {
 	}
 	now = max(now, sh.floor)
 	t.startLocked(sh, sl, now)
-	t.addBusy(1, now)
+	t.addBusy(sh, 1, now)
 	sh.mu.Unlock()
 	return true
 }
@@ -217,7 +213,7 @@ func (t *Tracker) finish(k Ticket, o Outcome, now int64) bool {
 	}
 	now = max(now, sh.floor)
 	t.finishLocked(sh, sl, k, o, now)
-	t.addBusy(-1, now)
+	t.addBusy(sh, -1, now)
 	sh.mu.Unlock()
 	return true
 }
@@ -248,7 +244,7 @@ func (t *Tracker) handover(done Ticket, o Outcome, next Ticket, now int64) {
 		}
 	}
 	if delta != 0 {
-		t.addBusy(delta, now)
+		t.addBusy(lo, delta, now)
 	}
 	if hi != lo {
 		hi.mu.Unlock()
@@ -282,13 +278,19 @@ func (t *Tracker) finishLocked(sh *shard, sl *slot, k Ticket, o Outcome, now int
 	}
 }
 
-// addBusy moves the tracker's busy count by delta, and folds the saturated time when that
-// crosses the threshold. Called with a shard's lock held, so that a scrape (which holds them
-// all) sees busy and saturation agree.
-func (t *Tracker) addBusy(delta, now int64) {
+// addBusy moves the tracker's busy count by delta and, when that crosses the saturation
+// threshold, notes the time in sh (whose lock the caller holds). The atomic add orders the
+// crossings: they alternate, up then down, whatever shards they happen in, so no lock is
+// shared by the workers for it. A crossing's time is its event's clock reading, taken just
+// before the shard's lock: two crossings racing on two shards may be noted a few nanoseconds
+// out of order, an error the scrape keeps from ever making the counter go back.
+func (t *Tracker) addBusy(sh *shard, delta, now int64) {
 	n := t.busy.Add(delta)
-	if (n >= t.satAt) != (n-delta >= t.satAt) {
-		t.foldSaturation(now)
+	switch was := n - delta; {
+	case was < t.satAt && n >= t.satAt:
+		sh.satUp += now
+	case was >= t.satAt && n < t.satAt:
+		sh.satDown += now
 	}
 }
 
@@ -305,25 +307,6 @@ func (t *Tracker) abandon(k Ticket, r Reason) bool {
 	sh.rejected[r]++
 	sh.mu.Unlock()
 	return true
-}
-
-// foldSaturation adds the saturated time up to now and notes whether the pool is saturated
-// from now on. Called when busy crosses the threshold (and by scrapes), it reads busy afresh:
-// when crossings on two shards race, the last fold sees where busy ended up. A reading older
-// than one already folded counts as simultaneous with it, so the counter never goes back.
-// It returns the saturated nanoseconds so far.
-func (t *Tracker) foldSaturation(now int64) int64 {
-	s := &t.sat
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if now > s.last {
-		if s.on {
-			s.nanos += now - s.last
-		}
-		s.last = now
-	}
-	s.on = t.busy.Load() >= t.satAt
-	return s.nanos
 }
 
 func seconds(d int64) float64 {
@@ -368,7 +351,7 @@ func (t *Tracker) snapshot() snapshot {
 		now = max(now, t.shards[i].floor)
 	}
 	snap := snapshot{max: t.max, maxQueued: t.maxQueued}
-	var runningNanos int64
+	var runningNanos, saturated int64
 	oldestQ, oldestR := now, now
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -382,6 +365,7 @@ func (t *Tracker) snapshot() snapshot {
 		}
 		snap.queued += sh.queued
 		snap.busy += sh.busy
+		saturated += sh.satDown - sh.satUp
 		snap.wait.add(&sh.wait)
 		snap.duration.add(&sh.duration)
 		// The scan costs one pass over the slots, as many as the peak of tasks in flight in
@@ -396,7 +380,11 @@ func (t *Tracker) snapshot() snapshot {
 			}
 		}
 	}
-	snap.saturatedSeconds = seconds(t.foldSaturation(now))
+	if t.busy.Load() >= t.satAt { // saturated now: the current episode counts up to now
+		saturated += now
+	}
+	t.satReported = max(t.satReported, saturated)
+	snap.saturatedSeconds = seconds(t.satReported)
 	snap.nativeWait = freeze(t.nativeWait)
 	snap.nativeDuration = freeze(t.nativeDuration)
 	for i := range t.shards {
