@@ -53,7 +53,7 @@ e2e: tools
 	POOLWATCH_E2E=1 $(GO) test -count=1 -v -timeout 15m ./e2e/
 
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./collector/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 -timeout 60m ./collector/ | tee bench.txt
 	$(BIN)/benchstat bench.txt
 
 clean:

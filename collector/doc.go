@@ -8,7 +8,8 @@
 //
 //   - Pool, a worker pool with a fixed number of workers and an optional bounded FIFO queue.
 //   - Tracker, for a pool you already have (pond, ants, a semaphore, your own): three
-//     allocation-free calls per task, Submit, Start and Finish (or Reject).
+//     allocation-free calls per task, Submit, then Start and Finish (or Reject) on the
+//     Ticket it returns.
 //   - Limiter, net/http middleware bounding how many handlers run at once, with a bounded
 //     queue and a maximum wait, answering 503 with Retry-After beyond that.
 //
@@ -17,27 +18,30 @@
 //
 // # A worked example
 //
-// A service runs reports on 4 workers, with room for 100 more waiting:
+// A service renders reports on 4 workers, with room for 100 more waiting; an HTTP handler
+// queues them and answers at once (ExamplePool_Submit runs this):
 //
 //	reports := collector.NewPool("reports", 4, collector.WithQueueSize(100))
 //	prometheus.MustRegister(reports)
 //	defer reports.Shutdown(context.Background()) // runs what was accepted, then stops
 //
-//	// In a handler: wait at most as long as the request does.
+//	// In the handler: wait for room at most as long as the request lasts. The report itself
+//	// runs under the pool's context, after the request has ended.
 //	err := reports.Submit(r.Context(), func(ctx context.Context) error {
 //		return render(ctx, id)
 //	})
-//	if errors.Is(err, collector.ErrPoolClosed) { ... }
+//	if err != nil { ... } // ErrPoolClosed, or the request ended while the queue was full
 //
 // If render starts to block (a slow database), the four workers stay busy:
 // workerpool_busy_workers{pool="reports"} reaches workerpool_max_workers,
 // rate(workerpool_saturated_seconds_total[5m]) climbs towards 1, the queue fills and
-// workerpool_task_wait_seconds moves to its upper buckets. Requests whose context ends while
-// their report waits are dropped from the queue and counted in
-// workerpool_tasks_rejected_total{reason="timeout"} or {reason="canceled"}; TrySubmit on a full
-// queue fails at once with ErrQueueFull and counts {reason="queue_full"}.
+// workerpool_task_wait_seconds moves to its upper buckets. Handlers then wait in Submit for
+// room, and count as queued while they do; one whose request ends first is counted in
+// workerpool_tasks_rejected_total{reason="canceled"} (or "timeout" for a deadline). TrySubmit
+// on a full queue fails at once with ErrQueueFull and counts {reason="queue_full"}. A task
+// that must not start after a deadline gets a context of its own with SubmitWithContext.
 //
-// The same pool on pond, instrumented with a Tracker:
+// The same pool on pond, instrumented with a Tracker (ExampleTracker runs this):
 //
 //	pool := pond.NewPool(4, pond.WithQueueSize(100), pond.WithNonBlocking(true))
 //	tr := collector.NewTracker("reports", 4, collector.WithQueueSize(100))
@@ -45,13 +49,20 @@
 //
 //	k := tr.Submit()
 //	if _, ok := pool.TrySubmit(func() {
-//		k := k // the closure holds the ticket by value
 //		k.Run(func() error { return render(ctx, id) })
 //	}); !ok {
 //		k.Reject(collector.RejectedQueueFull)
 //	}
 //
+// A Ticket only names the task, whose state the Tracker keeps: copies of it are the same
+// ticket, and each step (Start, Finish, Reject) happens once whichever copy takes it.
+//
 // # Semantics
+//
+// A task counts as submitted and queued from the call that offers it: a caller blocked in
+// Pool.Submit waiting for room, or waiting in a Limiter's queue, is submitted and queued, so a
+// pool whose callers wait is never shown idle. workerpool_queued_tasks can therefore exceed
+// workerpool_max_queued_tasks by the number of callers waiting for room.
 //
 // workerpool_busy_seconds_total is the integral of the number of busy workers over time,
 // including the elapsed part of the tasks still running at the scrape, so rate() of it is the
@@ -59,14 +70,20 @@
 // workerpool_saturated_seconds_total is the time during which all max_workers were busy, also
 // up to the scrape. Both are monotonic.
 //
-// A task's wait is measured from Submit (for Pool.Submit, from the call, including time spent
-// waiting for room in a full queue) to Start; its duration from Start to Finish. The oldest
-// ages are 0 when nothing waits or runs, and follow the oldest task even when tasks finish
-// out of order.
+// A task's wait is measured from the call that submitted it to Start (for Pool.Submit,
+// including time spent waiting for room); its duration from Start to Finish. The oldest ages
+// are 0 when nothing waits or runs, and follow the oldest task even when tasks finish out of
+// order.
 //
-// Each scrape is one consistent snapshot, taken under the lock that every event also takes,
-// so a scrape always satisfies busy <= workers <= max_workers, queued <= max_queued (when
-// bounded) and submitted = completed + rejected + busy + queued.
+// Each scrape is one consistent snapshot: the tracker's state is split into shards, each
+// under its own short lock that only the events of its tasks take, and a scrape holds every
+// shard's lock at once. So a scrape always satisfies busy <= workers <= max_workers and
+// submitted = completed + rejected + busy + queued exactly, and the wait histogram's count
+// is completed + busy. One figure is not exact to the nanosecond: when the pool becomes
+// saturated and stops being so on two shards at once, the two times are clock readings
+// taken just before each shard's lock, so saturated seconds can be off by the time between a
+// clock reading and the lock (nanoseconds, unless the goroutine is preempted right there);
+// the counter never goes back.
 //
 // Histograms have classic buckets at 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 // 1, 2.5, 5, 10, 30, 60 and 120 seconds: every boundary of the contract, so that wait-time
@@ -77,9 +94,16 @@
 // pool's descriptors, and registering two pools with the same name fails. Add your own
 // constant labels with prometheus.WrapRegistererWith.
 //
+// Options are typed by constructor (PoolOption, TrackerOption, LimiterOption): one that does
+// not apply, such as WithMaxWait given to NewPool, does not compile.
+//
 // # Cost
 //
-// Submit, Start, Finish and Reject each take one short mutex and allocate nothing; so does a
-// Pool task in the steady state (Submit with a context that can end allocates its
-// context.AfterFunc). See the package's benchmarks for the per-task overhead.
+// A task costs three clock readings (submit, start, finish; a Pool worker reads the clock once
+// to finish a task and start the next) and one short, rarely contended lock per step,
+// allocation-free: Submit deals tasks to the shards in turn, so the submitter and the workers
+// seldom take the same lock. A Pool's own queue lock holds no bookkeeping. Allocations happen
+// only when a Submit has to wait for room (its wake-up channel), when SubmitWithContext is given
+// a context that can end (its context.AfterFunc), and when the number of tasks in flight
+// exceeds every earlier peak. See the package's benchmarks (make bench) for the figures.
 package collector

@@ -94,7 +94,7 @@ func (p *Pool) Context() context.Context { return p.ctx }
 // ErrQueueFull when the queue is at capacity and ErrPoolClosed after Shutdown; either way the
 // task is counted submitted and rejected.
 func (p *Pool) TrySubmit(task Task) error {
-	return p.submit(nil, p.ctx, task)
+	return p.submit(false, context.Background(), p.ctx, task)
 }
 
 // Submit queues task, or hands it to an idle worker, waiting for room in a full queue until
@@ -104,7 +104,7 @@ func (p *Pool) TrySubmit(task Task) error {
 // before, the task counted rejected timeout (deadline) or canceled; ErrPoolClosed after
 // Shutdown. While it waits, the task already counts as submitted and queued.
 func (p *Pool) Submit(ctx context.Context, task Task) error {
-	return p.submit(ctx, p.ctx, task)
+	return p.submit(true, ctx, p.ctx, task)
 }
 
 // SubmitWithContext is Submit for a task with a context of its own, taskCtx, chosen by the
@@ -112,11 +112,11 @@ func (p *Pool) Submit(ctx context.Context, task Task) error {
 // it runs, and a task whose taskCtx ends while it is still queued is dropped and counted
 // rejected timeout (deadline) or canceled. The two may be the same context.
 func (p *Pool) SubmitWithContext(ctx, taskCtx context.Context, task Task) error {
-	return p.submit(ctx, taskCtx, task)
+	return p.submit(true, ctx, taskCtx, task)
 }
 
-// submit offers fn; a nil wait means TrySubmit: no waiting for room.
-func (p *Pool) submit(wait, taskCtx context.Context, fn Task) error {
+// submit offers fn; without block (TrySubmit), it does not wait for room.
+func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task) error {
 	now := p.tr.clock.now()
 	k := p.tr.submit(now) // submitted and queued from the call, as the contract says
 	start := now          // when the task can start: later than now if it had to wait for room
@@ -132,12 +132,10 @@ func (p *Pool) submit(wait, taskCtx context.Context, fn Task) error {
 			k.Reject(ReasonOf(err))
 			return err
 		}
-		if wait != nil {
-			if err := wait.Err(); err != nil {
-				p.mu.Unlock()
-				k.Reject(ReasonOf(err))
-				return err
-			}
+		if err := wait.Err(); err != nil {
+			p.mu.Unlock()
+			k.Reject(ReasonOf(err))
+			return err
 		}
 		if len(p.idle) > 0 {
 			// A worker is idle only when the queue is empty: hand the task over. Start it
@@ -155,7 +153,7 @@ func (p *Pool) submit(wait, taskCtx context.Context, fn Task) error {
 			p.mu.Unlock()
 			return nil
 		}
-		if wait == nil {
+		if !block {
 			p.mu.Unlock()
 			k.Reject(RejectedQueueFull)
 			return ErrQueueFull
