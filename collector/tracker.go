@@ -84,7 +84,9 @@ const (
 	slotRunning
 )
 
-// slotBits is how many bits of a Ticket's ref index the slot within its shard.
+// slotBits is how many bits of a Ticket's ref index the slot within its shard: up to 16M
+// tasks in flight per shard (a shard's table is as large as the peak of tasks queued or
+// running in it at once), and the remaining bits the shard (at most 64).
 const slotBits = 24
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
