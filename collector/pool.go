@@ -163,10 +163,14 @@ func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task) error 
 		}
 		room := p.room
 		p.mu.Unlock()
+		var ended <-chan struct{} // a task's own context may end while its caller waits
+		if taskCtx != p.ctx {     // (the pool's ends only after Shutdown has woken everyone)
+			ended = taskCtx.Done()
+		}
 		select {
 		case <-room:
 		case <-wait.Done():
-		case <-taskCtx.Done():
+		case <-ended:
 		}
 		start = p.tr.clock.now()
 		p.mu.Lock()
