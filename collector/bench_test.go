@@ -267,6 +267,14 @@ func BenchmarkClockRead(b *testing.B) {
 	clockSink = d
 }
 
+// BenchmarkClockReadOversubscribed is the same with one CPU-bound goroutine per core
+// competing, as in the oversubscribed pool rows: the floor of the instrumentation under load.
+func BenchmarkClockReadOversubscribed(b *testing.B) {
+	stop := oversubscribe()
+	defer stop()
+	BenchmarkClockRead(b)
+}
+
 // BenchmarkCollect100Pools is one scrape of a registry holding 100 pools, each with tasks
 // queued and running, so that every series and both age scans have work to do.
 func BenchmarkCollect100Pools(b *testing.B) {

@@ -27,6 +27,8 @@ END {
 	added("`collector.Pool` over the bare pool", "bare", "collector.Pool", 150)
 	added("pond + `Tracker` over pond alone", "pond", "pond+Tracker", 150)
 	c = median("ClockRead")
+	co = median("ClockReadOversubscribed")
+	printf "| one clock read, the floor's unit | %.0f ns | %.0f ns | %.1fx | |\n", c, co, (c > 0 ? co / c : 0)
 	printf "| `Tracker` alone (3 clock reads = %.0f ns) | %.0f ns | | | <= 100 ns |\n", 3 * c, median("TrackerTask")
 	printf "| hand-written client_golang, same task | %.0f ns | | | baseline |\n", median("HandWrittenTask")
 	printf "| `Tracker`, both cores at once / hand-written | %.0f / %.0f ns | | | |\n", median("TrackerTaskParallel"), median("HandWrittenTaskParallel")
