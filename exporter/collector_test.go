@@ -76,7 +76,7 @@ workerpool_max_workers{pool="127.0.0.1:8080"} 4
 # HELP workerpool_oldest_running_task_age_seconds How long the longest-running task has run so far; 0 when no task runs.
 # TYPE workerpool_oldest_running_task_age_seconds gauge
 workerpool_oldest_running_task_age_seconds{pool="127.0.0.1:8080"} 0.2
-# HELP workerpool_queued_tasks Tasks accepted and waiting for a worker.
+# HELP workerpool_queued_tasks Tasks waiting for a worker: in the queue, or held by a caller blocked in a submit that waits for room.
 # TYPE workerpool_queued_tasks gauge
 workerpool_queued_tasks{pool="127.0.0.1:8080"} 1
 # HELP workerpool_tasks_completed_total Tasks that finished running, by outcome.
