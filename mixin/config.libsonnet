@@ -7,7 +7,9 @@
 {
   _config+:: {
     // Selectors added to every query of a series family. They select the jobs that expose
-    // workerpool_* series, the exporter's poolwatch_up and the Go runtime series.
+    // workerpool_* series, the exporter's poolwatch_up and Prometheus's own `up` of the
+    // targets that serve pool series (upSelector: a Go process whose /metrics is served by a
+    // pool it measures is read through `up`), and the Go runtime series.
     poolSelector: 'job!=""',
     upSelector: 'job!=""',
     goSelector: 'job!=""',
@@ -45,6 +47,10 @@
     // work is queued and utilization over exhaustedWindow reached exhaustedUtilization. Each
     // condition already spans time (a wait, a window), hence no `for` by default.
     exhaustedQueueAgeSeconds: 10,
+    // ...or more than exhaustedQueueAgeDurationFactor times the pool's own mean task duration
+    // (over taskDurationWindow), whichever is longer: a batch pool whose tasks take 30 s
+    // routinely has a task at the head of its queue for longer than 10 s.
+    exhaustedQueueAgeDurationFactor: 10,
     exhaustedUtilization: 0.99,
     exhaustedWindow: '2m',
     exhaustedFor: '0s',
@@ -58,6 +64,9 @@
 
     // Hung workers (warning): a task has run longer than hungTaskAgeSeconds.
     hungTaskAgeSeconds: 120,
+    // ...or more than hungTaskDurationFactor times the pool's mean task duration, whichever is
+    // longer, so that a pool of long tasks is judged against its own durations.
+    hungTaskDurationFactor: 20,
     hungFor: '1m',
 
     // Rejections (critical): more than rejectedRatio of submitted tasks rejected for lack of
@@ -71,8 +80,26 @@
     // (a bucket boundary of the contract). Multi-window, multi-burn-rate alerts as in the SRE
     // workbook: critical when both fast windows burn faster than fastBurnFactor, warning when
     // both slow windows burn faster than slowBurnFactor.
+    //
+    // The objective fits each pool: a task of a pool whose tasks run long may wait longer.
+    // A pool's threshold is waitObjectiveSeconds, or waitObjectiveDurationFactor times its
+    // mean task duration over taskDurationWindow if that is longer, rounded up to the next of
+    // waitObjectiveBoundaries (bucket boundaries of the contract, so the ratio stays exact on
+    // classic buckets). Queueing theory backs the factor: in an M/M/c pool the wait tail
+    // scales with the service time, P(wait > k*S) = C(c, a) * exp(-(c - a) * k), so a wait
+    // of 5 task durations is rare in any pool below ~60% busy, whatever its tasks' length.
+    // waitObjectives pins the threshold of chosen pools instead: a list of
+    //   { selector: 'pool="batch"', seconds: '30' }
+    // (selector: label matchers added to poolSelector; seconds: one of the boundaries); the
+    // first entry matching a pool wins.
     waitObjectiveSeconds: '1',
+    waitObjectiveDurationFactor: 5,
+    waitObjectiveBoundaries: ['1', '2.5', '5', '10', '30', '60'],
+    waitObjectives: [],
     waitObjectiveTarget: 0.99,
+    // Window of the mean task duration the relative thresholds above are built on: long, so
+    // that the thresholds hold still while a slow dependency makes tasks slower.
+    taskDurationWindow: '6h',
     fastBurnShortWindow: '5m',
     fastBurnLongWindow: '1h',
     fastBurnFactor: 14.4,

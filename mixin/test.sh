@@ -3,7 +3,9 @@
 #   1. drift: a fresh render equals the committed alerts/, dashboards/, deploy/
 #   2. promtool check rules, under Prometheus 2.42 ($PROMTOOL2) and 3 ($PROMTOOL3), of the rules
 #      and of every dashboard query
-#   3. promtool test rules mixin/tests/*.yaml, under both
+#   3. promtool test rules mixin/tests/*.yaml and tests/shapes/*.yaml, under both; tests/native
+#      (the same pools in classic, native and both histogram modes): classic under both,
+#      native and both under promtool 3 (2.42's test input has no native histogram samples)
 #   4. every scenario of ../shared/scenarios/public and mixin/scenarios, under both, with its
 #      lead time (poolsim.py; a scenario passes only if it passes under both versions)
 #   5. amtool check-config and the routing of the example Alertmanager config
@@ -68,9 +70,14 @@ for pt in "$promtool2" "$promtool3"; do
 	"$pt" check rules "$tmp/dashboard-queries.yaml" || fail "$pt: dashboard queries do not parse"
 	step "$pt check rules"
 	"$pt" check rules "${rules[@]}" || fail "$pt check rules"
-	step "$pt test rules mixin/tests"
-	"$pt" test rules mixin/tests/*.yaml || fail "$pt test rules"
+	step "$pt test rules mixin/tests, mixin/tests/shapes (the alert x pool-shape matrix)"
+	"$pt" test rules mixin/tests/*.yaml mixin/tests/shapes/*.yaml || fail "$pt test rules"
 done
+# Histogram modes: the classic file under both versions; the native-only and both files under
+# promtool 3 only, as 2.42's test input cannot hold native histogram samples.
+step "test rules mixin/tests/native (classic: 2.42 and 3; native, both: 3)"
+"$promtool2" test rules mixin/tests/native/*-classic.yaml || fail "$promtool2 test rules native/classic"
+"$promtool3" test rules mixin/tests/native/*.yaml || fail "$promtool3 test rules native"
 
 step "scenarios (stall = first 10s wait or rejection; lead = stall - first warning/critical)"
 list=$tmp/scenarios

@@ -29,7 +29,33 @@ local util = import '../lib/util.libsonnet';
       fastThreshold: c.fastBurnFactor * budget,
       slowThreshold: c.slowBurnFactor * budget,
       objectivePercent: c.waitObjectiveTarget * 100,
+      busy: n.busy,
+      // The pool still reports: the long windows of the burn rates would otherwise keep
+      // paging about a pool shut down (or gone with its process) for up to a window.
+      present: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
+      meanDuration: n.meanDuration,
+      waitObjective: n.waitObjective,
+      // A limit in seconds that grows with the pool's own task duration: the larger of
+      // floor and factor mean task durations, or floor where no duration is known (no
+      // duration histogram, as for CherryPy, or no task finished in taskDurationWindow).
+      // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
+      queueAgeLimit: limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
+                           c.exhaustedQueueAgeDurationFactor, c.exhaustedQueueAgeSeconds),
+      runningAgeLimit: limit('workerpool_oldest_running_task_age_seconds{%s}' % c.poolSelector,
+                             c.hungTaskDurationFactor, c.hungTaskAgeSeconds),
+      // The stats of a target could not be read at any point of statsDownWindow: the
+      // exporter's poolwatch_up (a CherryPy stats page), or Prometheus's own up (a process
+      // exposing its pools itself, whose /metrics may be served by the pool it measures).
+      statsDown: |||
+        (
+          max by (%(on)s) (max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s])) == 0
+          or
+          max by (%(on)s) (max_over_time(up{%(u)s}[%(statsDownWindow)s])) == 0
+        )
+      ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, statsDownWindow: c.statsDownWindow },
     }),
+    local limit(series, factor, floor) =
+      '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
 
     // withRunbook adds the runbook_url every alert links to (kubernetes-mixin's idiom), so
     // the runbook anchor and the alert name cannot disagree.
@@ -44,11 +70,14 @@ local util = import '../lib/util.libsonnet';
           alert: 'WorkerPoolExhaustionPredicted',
           // Level AND trend: a busy pool on a flat trend stays silent, and a steep trend on
           // an idle pool is no reason to page. Queueing theory: as utilization nears 100%
-          // waits grow without bound, so reaching it is the stall to come.
+          // waits grow without bound, so reaching it is the stall to come. The trend is the
+          // one of busy workers against the current capacity, not of the utilization: a pool
+          // shrunk while running steps its utilization up, a trend that is not load.
           expr: |||
             %(util)s > %(predictLevel)s
             and
-            predict_linear(%(util)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= 1
+            predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s)
+              >= last_over_time(workerpool_max_workers{%(p)s}[%(rateWindow)s])
           ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
@@ -59,8 +88,10 @@ local util = import '../lib/util.libsonnet';
         },
         {
           alert: 'WorkerPoolQueueFillingUp',
+          // Bounded queues only: a pool that hands tasks straight to a worker reports a
+          // capacity of 0, and callers blocked in its submit are no queue to fill.
           expr: |||
-            workerpool_queued_tasks{%(p)s} / workerpool_max_queued_tasks{%(p)s} > %(queueFillLevel)s
+            workerpool_queued_tasks{%(p)s} / (workerpool_max_queued_tasks{%(p)s} > 0) > %(queueFillLevel)s
             and
             predict_linear(workerpool_queued_tasks{%(p)s}[%(predictWindow)s], %(predictHorizonSeconds)s)
               >= workerpool_max_queued_tasks{%(p)s}
@@ -93,21 +124,26 @@ local util = import '../lib/util.libsonnet';
         },
         {
           alert: 'WorkerPoolExhausted',
-          // The head of the queue has waited too long, or a bounded queue is full (the next
-          // task is rejected). Where the source reports no queue age (CherryPy), work is
-          // queued and every worker was busy through the window (exact, from busy seconds).
+          // Work is queued and: the head of the queue has waited too long (for the pool's own
+          // task duration), or a bounded queue is full (the next task is rejected; a queue of
+          // capacity 0 is no queue: a caller blocked in its submit is judged by its wait), or,
+          // where the source reports no queue age (CherryPy), every worker was busy through
+          // the window (exact, from busy seconds over the mean capacity). $value is always
+          // the number of tasks queued.
           expr: |||
-            workerpool_oldest_queued_task_age_seconds{%(p)s} > %(exhaustedQueueAgeSeconds)s
-            or
-            workerpool_queued_tasks{%(p)s} >= workerpool_max_queued_tasks{%(p)s}
-            or
+            workerpool_queued_tasks{%(p)s} > 0
+            and
             (
-              workerpool_queued_tasks{%(p)s} > 0
-              and
-              rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
-                / workerpool_max_workers{%(p)s} >= %(exhaustedUtilization)s
-              unless on (%(by)s)
-              workerpool_oldest_queued_task_age_seconds{%(p)s}
+              workerpool_oldest_queued_task_age_seconds{%(p)s} > %(queueAgeLimit)s
+              or
+              workerpool_queued_tasks{%(p)s} >= (workerpool_max_queued_tasks{%(p)s} > 0)
+              or
+              (
+                rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                  / avg_over_time(workerpool_max_workers{%(p)s}[%(exhaustedWindow)s]) >= %(exhaustedUtilization)s
+                unless on (%(by)s)
+                workerpool_oldest_queued_task_age_seconds{%(p)s}
+              )
             )
           ||| % f,
           'for': c.exhaustedFor,
@@ -115,7 +151,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has every worker busy and work queued: {{ $value }} is the wait of the oldest queued task in seconds, or the number of tasks queued (when the queue is full, or for sources without a queue age, after every worker was busy for %(exhaustedWindow)s).' % f,
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f,
           },
         },
         {
@@ -137,14 +173,16 @@ local util = import '../lib/util.libsonnet';
           alert: 'WorkerPoolHungWorkers',
           // A task running far longer than any task should is a worker lost to the pool;
           // a few more and the remaining ones cannot carry the load.
+          // The limit grows with the pool's own task duration, so a pool of long tasks is not
+          // taken for hung.
           expr: |||
-            workerpool_oldest_running_task_age_seconds{%(p)s} > %(hungTaskAgeSeconds)s
+            workerpool_oldest_running_task_age_seconds{%(p)s} > %(runningAgeLimit)s
           ||| % f,
           'for': c.hungFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool has a task that has been running for too long.',
-            description: 'The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss): its worker is probably hung on a call without a timeout.' % f,
+            description: 'The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss and %(hungTaskDurationFactor)s mean task durations): its worker is probably hung on a call without a timeout.' % f,
           },
         },
         {
@@ -168,12 +206,14 @@ local util = import '../lib/util.libsonnet';
             %(fastLong)s > %(fastThreshold)s
             and
             %(fastShort)s > %(fastThreshold)s
+            and
+            %(present)s
           ||| % f,
           'for': c.fastBurnFor,
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool queue waits burn their error budget fast.',
-            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited more than %(waitObjectiveSeconds)ss for a worker over the last %(fastBurnLongWindow)s, against an objective of %(objectivePercent)s%% within %(waitObjectiveSeconds)ss: %(fastBurnFactor)sx the budget.' % f,
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations) over the last %(fastBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(fastBurnFactor)sx the budget.' % f,
           },
         },
         {
@@ -182,12 +222,14 @@ local util = import '../lib/util.libsonnet';
             %(slowLong)s > %(slowThreshold)s
             and
             %(slowShort)s > %(slowThreshold)s
+            and
+            %(present)s
           ||| % f,
           'for': c.slowBurnFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool queue waits burn their error budget.',
-            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited more than %(waitObjectiveSeconds)ss for a worker over the last %(slowBurnLongWindow)s, against an objective of %(objectivePercent)s%% within %(waitObjectiveSeconds)ss: %(slowBurnFactor)sx the budget.' % f,
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations) over the last %(slowBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(slowBurnFactor)sx the budget.' % f,
           },
         },
         {
@@ -227,7 +269,7 @@ local util = import '../lib/util.libsonnet';
                 / max_over_time(workerpool_max_workers{%(p)s}[%(recentWindow)s]) >= 1
             )
             and on (%(on)s)
-            max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s]) == 0
+            %(statsDown)s
           ||| % f,
           'for': c.statsDownFor,
           labels: { severity: c.severityCritical },
@@ -243,7 +285,7 @@ local util = import '../lib/util.libsonnet';
           expr: |||
             max_over_time(workerpool_max_workers{%(p)s}[%(statsSilentLookback)s])
             and on (%(on)s)
-            max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s]) == 0
+            %(statsDown)s
           ||| % f,
           'for': c.statsSilentFor,
           labels: { severity: c.severityWarning },

@@ -1,17 +1,26 @@
 // Recording rules shared by the alerts and the dashboards, named level:metric:operations. The
 // level is `pool`: every rule keeps job, instance and pool (and any constant labels a user
 // added). Names carry their window, formatted from _config, so that overridden windows show.
+//
+// Histograms: a Prometheus that scrapes native histograms stores only them (unless
+// always_scrape_classic_histograms is set), one that does not stores only the classic
+// _bucket/_count/_sum series. Every rule reading a histogram reads the native series where it
+// exists and the classic ones otherwise (`native or classic`: with both, native wins, and the
+// two share their labels), so the answers are the same in every mode.
 local util = import '../lib/util.libsonnet';
 
 {
   // The names of the recorded series, one place for the alerts and dashboards to read.
   names(c):: {
+    busy: 'pool:workerpool_busy_seconds:rate%s' % c.rateWindow,
     utilization: 'pool:workerpool_utilization:ratio_rate%s' % c.rateWindow,
     saturation: 'pool:workerpool_saturation:ratio_rate%s' % c.rateWindow,
     throughput: 'pool:workerpool_tasks_completed:rate%s' % c.rateWindow,
     queueGrowth: 'pool:workerpool_queued_tasks:deriv%s' % c.rateWindow,
     waitQuantile(q):: 'pool:workerpool_task_wait_seconds:p%s_rate%s' % [q, c.rateWindow],
     waitOverObjective(w):: 'pool:workerpool_task_wait_seconds:over_objective_ratio_rate%s' % w,
+    meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
+    waitObjective: 'pool:workerpool_task_wait_seconds:objective',
   },
 
   // The windows of the objective ratios: the burn-rate alerts' four and the dashboards' one.
@@ -19,28 +28,102 @@ local util = import '../lib/util.libsonnet';
     std.set([c.rateWindow, c.fastBurnShortWindow, c.fastBurnLongWindow,
              c.slowBurnShortWindow, c.slowBurnLongWindow], util.seconds),
 
+  // PromQL over a histogram of the contract, native or classic, whichever the server holds.
+  hist(c):: {
+    local p = c.poolSelector,
+    // Observations per second over w.
+    count(name, w)::
+      '(histogram_count(rate(%(n)s{%(p)s}[%(w)s])) or rate(%(n)s_count{%(p)s}[%(w)s]))' % { n: name, p: p, w: w },
+    // The q-quantile over w.
+    quantile(q, name, w)::
+      '(histogram_quantile(%(q)s, rate(%(n)s{%(p)s}[%(w)s])) or histogram_quantile(%(q)s, rate(%(n)s_bucket{%(p)s}[%(w)s])))' % { q: q, n: name, p: p, w: w },
+    // The mean observation over w; absent without observations (rather than 0/0).
+    mean(name, w)::
+      |||
+        (
+          histogram_sum(rate(%(n)s{%(p)s}[%(w)s])) / (histogram_count(rate(%(n)s{%(p)s}[%(w)s])) > 0)
+          or
+          rate(%(n)s_sum{%(p)s}[%(w)s]) / (rate(%(n)s_count{%(p)s}[%(w)s]) > 0)
+        )
+      ||| % { n: name, p: p, w: w },
+    // The fraction of observations above boundary b (a string, a bucket boundary) over w;
+    // absent without observations. Exact on classic buckets and on native ones at a power of
+    // two (1 s); elsewhere native buckets interpolate within the bucket that holds b.
+    over(name, b, w)::
+      |||
+        (
+          1 - histogram_fraction(0, %(b)s, rate(%(n)s{%(p)s}[%(w)s])) and histogram_count(rate(%(n)s{%(p)s}[%(w)s])) > 0
+          or
+          1 - sum without (le) (rate(%(n)s_bucket{%(p)s,%(le)s}[%(w)s])) / (rate(%(n)s_count{%(p)s}[%(w)s]) > 0)
+        )
+      ||| % { n: name, p: p, w: w, b: b, le: util.leMatcher(b) },
+  },
+
+  // The per-pool wait objective (seconds, a boundary of c.waitObjectiveBoundaries): the pins
+  // of c.waitObjectives first, then the larger of waitObjectiveSeconds and
+  // waitObjectiveDurationFactor mean task durations rounded up to a boundary, then
+  // waitObjectiveSeconds for a pool with no finished task to measure.
+  waitObjectiveExpr(c)::
+    local n = $.names(c);
+    local p = c.poolSelector;
+    local bs = c.waitObjectiveBoundaries;
+    local check(s) =
+      if std.member(bs, s) then s
+      else error 'wait objective %s: want one of waitObjectiveBoundaries %s' % [s, std.join(', ', bs)];
+    local min = check(c.waitObjectiveSeconds);
+    local floor = std.filter(function(b) util.seconds(b + 's') >= util.seconds(min + 's'), bs);
+    // "every pool with a wait histogram", as a vector of zeros keeping each pool's labels.
+    local pools = '(%s * 0)' % $.hist(c).count('workerpool_task_wait_seconds', c.rateWindow);
+    local wanted = 'clamp_min(%s * %s, %s)' % [n.meanDuration, util.num(c.waitObjectiveDurationFactor), min];
+    local pins = [
+      '%s + %s' % [
+        '(%s * 0)' % $.hist(c { poolSelector: p + ',' + o.selector }).count('workerpool_task_wait_seconds', c.rateWindow),
+        check(o.seconds),
+      ]
+      for o in c.waitObjectives
+    ];
+    local steps = [
+      local b = floor[i];
+      if i == 0 then '(%s <= %s) * 0 + %s' % [wanted, b, b]
+      else if i == std.length(floor) - 1 then '(%s > %s) * 0 + %s' % [wanted, floor[i - 1], b]
+      else '(%s > %s <= %s) * 0 + %s' % [wanted, floor[i - 1], b, b]
+      for i in std.range(0, std.length(floor) - 1)
+    ];
+    std.join('\nor\n', pins + steps + ['%s + %s' % [pools, min]]),
+
   prometheusRules+:: {
     local c = $._config,
     local n = $.names(c),
+    local h = $.hist(c),
     local p = c.poolSelector,
     groups+: [{
       name: 'poolwatch.rules',
       rules: [
         {
-          // Exact mean of busy workers over capacity: rate() of the busy-seconds integral
+          // Mean busy workers over the window, exact: rate() of the busy-seconds integral
           // counts every task, also the ones still running, where the busy gauge samples one
-          // instant per scrape. max_over_time keeps the ratio alive for a window after a
-          // source stops answering, so "was it saturated just before?" can still be asked.
-          // Recorded only once the series is a window old: over a partial window rate() of a
-          // new counter climbs from 0, a trend the exhaustion forecast would extrapolate.
-          record: n.utilization,
+          // instant per scrape. Recorded only once the series is a window old: over a partial
+          // window rate() of a new counter climbs from 0, a trend the exhaustion forecast
+          // would extrapolate.
+          record: n.busy,
           expr: |||
             rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
-            /
-            max_over_time(workerpool_max_workers{%(p)s}[%(w)s])
             and
             present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s] offset %(w)s)
           ||| % { p: p, w: c.rateWindow },
+        },
+        {
+          // Mean busy workers over mean capacity. The mean capacity, not the current one:
+          // a pool resized within the window divided by its new size would read above 100%
+          // (shrunk) or far below it (grown). avg_over_time keeps the ratio alive for a
+          // window after a source stops answering, so "was it saturated just before?" can
+          // still be asked.
+          record: n.utilization,
+          expr: |||
+            %(busy)s
+            /
+            avg_over_time(workerpool_max_workers{%(p)s}[%(w)s])
+          ||| % { p: p, w: c.rateWindow, busy: n.busy },
         },
         {
           // Fraction of the time every worker was busy (sources with saturated_seconds only).
@@ -57,25 +140,39 @@ local util = import '../lib/util.libsonnet';
           record: n.queueGrowth,
           expr: 'deriv(workerpool_queued_tasks{%s}[%s])' % [p, c.rateWindow],
         },
+        {
+          // The pool's own mean task duration over a long window: what the wait objective,
+          // the exhausted queue age and the hung-task age of long-task pools scale with.
+          record: n.meanDuration,
+          expr: h.mean('workerpool_task_duration_seconds', c.taskDurationWindow),
+        },
+        {
+          // The pool's queue-wait objective threshold in seconds (see waitObjective* in
+          // config.libsonnet).
+          record: n.waitObjective,
+          expr: $.waitObjectiveExpr(c),
+        },
       ] + [
         {
           record: n.waitQuantile(q),
-          expr: 'histogram_quantile(0.%s, rate(workerpool_task_wait_seconds_bucket{%s}[%s]))' % [q, p, c.rateWindow],
+          expr: h.quantile('0.' + q, 'workerpool_task_wait_seconds', c.rateWindow),
         }
         for q in ['50', '90', '99']
       ] + [
         {
-          // Fraction of tasks that waited longer than the objective: the bad events of the
-          // queue-wait SLO, exact because the objective is a bucket boundary. No tasks, no
-          // ratio (rather than 0/0).
+          // Fraction of tasks that waited longer than their pool's objective: the bad events
+          // of the queue-wait SLO. One term per boundary, the pool's own objective picks it.
+          // No tasks, no ratio (rather than 0/0).
           record: n.waitOverObjective(w),
-          expr: |||
-            1 - (
-              sum without (le) (rate(workerpool_task_wait_seconds_bucket{%(p)s,%(le)s}[%(w)s]))
-              /
-              (rate(workerpool_task_wait_seconds_count{%(p)s}[%(w)s]) > 0)
-            )
-          ||| % { p: p, w: w, le: util.leMatcher(c.waitObjectiveSeconds) },
+          expr: std.join('\nor\n', [
+            '%s\nand\n(%s == %s)' % [
+              std.rstripChars(h.over('workerpool_task_wait_seconds', b, w), '\n'),
+              n.waitObjective,
+              b,
+            ]
+            for b in c.waitObjectiveBoundaries
+            if util.seconds(b + 's') >= util.seconds(c.waitObjectiveSeconds + 's')
+          ]) + '\n',
         }
         for w in $.objectiveWindows(c)
       ],
