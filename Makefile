@@ -49,8 +49,14 @@ check-generated: generate
 rules-test: tools
 	PROMTOOL2=$(PROMTOOL) PROMTOOL3=$(BIN)/promtool ./mixin/test.sh
 
+# The end-to-end run against Debian's Prometheus 2.42 and Prometheus 3 (bin/prometheus, native
+# histograms scraped), one after the other, ~3 min each. E2E_TIMESCALE=1 runs the shipped
+# windows in real time (about an hour per server; not for CI), E2E_PROMETHEUS=2 or 3 one only.
+E2E_TIMESCALE  ?= 15
+E2E_PROMETHEUS ?=
 e2e: tools
-	POOLWATCH_E2E=1 $(GO) test -count=1 -v -timeout 15m ./e2e/
+	POOLWATCH_E2E=1 POOLWATCH_E2E_TIMESCALE=$(E2E_TIMESCALE) POOLWATCH_E2E_PROMETHEUS=$(E2E_PROMETHEUS) \
+		$(GO) test -count=1 -v -timeout $$((30 * 15 / $(E2E_TIMESCALE)))m ./e2e/
 
 # Six rounds of every benchmark, one after the other, rather than six runs of one benchmark in
 # a row: on a machine whose load varies, each round's rows then see the same conditions, so

@@ -17,6 +17,10 @@ type promConfig struct {
 	Exporter           string // host:port
 	DemoJob            string
 	Demo               string // host:port
+	NativeJob          string
+	Native             string // host:port
+	// NativeHistograms turns on scrape_native_histograms (Prometheus 3).
+	NativeHistograms bool
 }
 
 // amConfig fills testdata/alertmanager.yml.tmpl.

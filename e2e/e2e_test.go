@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 const (
@@ -32,10 +34,11 @@ const (
 	criticalWithin = time.Minute
 )
 
-// load is the ramp: arrivals climb linearly from 30% to 150% of the pool's capacity over
-// 175 s, then hold. That is the shape of the mixin's cherrypy-ramp scenario (5 → 60 req/s
-// over 50 min on a pool of 40 req/s) sped up by timeScale. The pool saturates at ~100 s; its
-// queue then grows by the excess and the first request waits out its timeout ~50 s later.
+// load is the ramp at the default time scale: arrivals climb linearly from 30% to 150% of the
+// pool's capacity over 175 s, then hold. That is the shape of the mixin's cherrypy-ramp
+// scenario (5 → 60 req/s over 50 min on a pool of 40 req/s) sped up by defaultTimeScale. The
+// pool saturates at ~100 s; its queue then grows by the excess and the first request waits
+// out its timeout ~50 s later. loadAt stretches it for a slower time scale.
 var load = rampLoad{
 	timeout: clientTimeout,
 	profile: []ratePoint{
@@ -47,11 +50,52 @@ var load = rampLoad{
 	maxDuration: 5 * time.Minute,
 }
 
+// loadAt is load with its ramp, request bound and time bound stretched by
+// defaultTimeScale/scale: at scale 1 the ramp takes 44 minutes, as in production.
+func loadAt(scale int) rampLoad {
+	k := defaultTimeScale / scale
+	l := load
+	l.profile = nil
+	for _, p := range load.profile {
+		l.profile = append(l.profile, ratePoint{at: p.at * time.Duration(k), perSecond: p.perSecond})
+	}
+	l.maxRequests *= k
+	l.maxDuration *= time.Duration(k)
+	return l
+}
+
+// promServer is one Prometheus the test runs against.
+type promServer struct {
+	name string // in the subtest's name
+	bin  string
+	// native makes it scrape native histograms: Prometheus 3 then stores only the native
+	// series of a histogram that has native buckets (no _bucket, _count, _sum), which every
+	// rule reading a histogram must handle.
+	native bool
+}
+
+// promServers are Debian's Prometheus 2.42 and Prometheus 3 built from tools/go.mod (`make
+// tools`). POOLWATCH_E2E_PROMETHEUS=2 or 3 runs against one of them only.
+func promServers(root string) []promServer {
+	all := []promServer{
+		{name: "2.42", bin: prometheusBin},
+		{name: "3", bin: filepath.Join(root, "bin", "prometheus"), native: true},
+	}
+	switch os.Getenv("POOLWATCH_E2E_PROMETHEUS") {
+	case "2":
+		return all[:1]
+	case "3":
+		return all[1:]
+	}
+	return all
+}
+
 // quietLevel is the arrival rate, as a fraction of capacity, below which no alert about the
 // CherryPy pool may arrive: a busy but healthy pool must not page (the scenarios' quiet_until).
 const quietLevel = 0.6
 
-// TestPageArrivesBeforeStall is issue 5: see the package documentation.
+// TestPageArrivesBeforeStall is issues 5 and 9: see the package documentation. It runs once
+// per Prometheus server, one after the other (CherryPy needs the CPU to itself).
 func TestPageArrivesBeforeStall(t *testing.T) {
 	requireE2E(t)
 	requireTools(t)
@@ -59,21 +103,33 @@ func TestPageArrivesBeforeStall(t *testing.T) {
 	if err != nil || !fileExists(filepath.Join(root, "go.mod")) {
 		t.Fatalf("module root not found above %s: %v", root, err)
 	}
+	scale := timeScale(t)
+	for _, srv := range promServers(root) {
+		t.Run("prometheus-"+srv.name, func(t *testing.T) {
+			testproc.RequireTool(t, "Prometheus "+srv.name, "make tools (Prometheus 3) or "+installHint, srv.bin, "--version")
+			pageBeforeStall(t, root, srv, scale)
+		})
+	}
+}
+
+// pageBeforeStall runs the whole chain against one Prometheus server.
+func pageBeforeStall(t *testing.T, root string, srv promServer, scale int) {
 	work := t.TempDir()
 	began := time.Now()
 
 	// Everything under test is built from this tree and rendered from this mixin.
 	exporterBin, demoBin := buildBinaries(t, root, work)
-	ruleFiles, shrunk := renderRules(t, root, work)
-	t.Logf("rules rendered with every window, horizon and for divided by %d: %s", timeScale, shrunk)
+	ruleFiles, shrunk := renderRules(t, root, work, scale)
+	t.Logf("rules rendered with every window, horizon and for divided by %d: %s", scale, shrunk)
+	native := startNativePool(t)
 
 	var (
-		cherrypyPort = freePort(t)
-		statsPort    = freePort(t)
-		exporterPort = freePort(t)
-		demoPort     = freePort(t)
-		amPort       = freePort(t)
-		promPort     = freePort(t)
+		cherrypyPort = testproc.FreePort(t)
+		statsPort    = testproc.FreePort(t)
+		exporterPort = testproc.FreePort(t)
+		demoPort     = testproc.FreePort(t)
+		amPort       = testproc.FreePort(t)
+		promPort     = testproc.FreePort(t)
 	)
 	hook := newWebhook(t)
 
@@ -83,80 +139,85 @@ func TestPageArrivesBeforeStall(t *testing.T) {
 		CriticalURL: hook.URL("/critical"),
 		WarningURL:  hook.URL("/warning"),
 	})
-	am := startProcess(t, work, "alertmanager", alertmanagerBin,
-		"--config.file="+amConf,
-		"--storage.path="+amDir,
-		"--web.listen-address="+hostPort(amPort),
+	am := testproc.Start(t, testproc.Spec{Name: "alertmanager", Dir: work, Path: alertmanagerBin, Args: []string{
+		"--config.file=" + amConf,
+		"--storage.path=" + amDir,
+		"--web.listen-address=" + testproc.HostPort(amPort),
 		"--cluster.listen-address=", // no gossip: a single instance, nothing on the network
-	)
+	}})
 
-	cherrypy := startProcess(t, work, "cherrypy", pythonBin,
+	cherrypy := testproc.Start(t, testproc.Spec{Name: "cherrypy", Dir: work, Path: pythonBin, Args: []string{
 		filepath.Join(root, "examples", "cherrypy", "app.py"),
 		"--host", "127.0.0.1",
 		"--port", strconv.Itoa(cherrypyPort),
 		"--stats-port", strconv.Itoa(statsPort),
 		"--threads", strconv.Itoa(cherrypyThreads),
-	)
-	statsURL := "http://" + hostPort(statsPort) + "/cpstats/data"
-	cherrypy.waitUntil(t, "CherryPy main server", 30*time.Second,
-		httpContains("http://"+hostPort(cherrypyPort)+"/", "ok"))
-	cherrypy.waitUntil(t, "CherryPy stats server", 10*time.Second, httpContains(statsURL, "Cheroot HTTPServer"))
+	}})
+	statsURL := "http://" + testproc.HostPort(statsPort) + "/cpstats/data"
+	cherrypy.WaitUntil(t, "CherryPy main server", 30*time.Second,
+		testproc.HTTPReady("http://"+testproc.HostPort(cherrypyPort)+"/", "ok"))
+	cherrypy.WaitUntil(t, "CherryPy stats server", 10*time.Second, testproc.HTTPReady(statsURL, "Cheroot HTTPServer"))
 
-	exporter := startProcess(t, work, "exporter", exporterBin,
-		"--web.listen-address="+hostPort(exporterPort),
-		"--cherrypy.scrape-uri="+statsURL,
+	exporter := testproc.Start(t, testproc.Spec{Name: "exporter", Dir: work, Path: exporterBin, Args: []string{
+		"--web.listen-address=" + testproc.HostPort(exporterPort),
+		"--cherrypy.scrape-uri=" + statsURL,
 		"--cherrypy.timeout=2s",
-	)
-	exporter.waitUntil(t, "exporter reading CherryPy", 30*time.Second,
-		httpContains("http://"+hostPort(exporterPort)+"/metrics", `poolwatch_up{source="cherrypy"} 1`))
+	}})
+	exporter.WaitUntil(t, "exporter reading CherryPy", 30*time.Second,
+		testproc.HTTPReady("http://"+testproc.HostPort(exporterPort)+"/metrics", `poolwatch_up{source="cherrypy"} 1`))
 
-	demo := startProcess(t, work, "demo", demoBin, "--web.listen-address="+hostPort(demoPort))
-	demo.waitUntil(t, "demo", 30*time.Second,
-		httpContains("http://"+hostPort(demoPort)+"/metrics", "workerpool_max_workers"))
+	demo := testproc.Start(t, testproc.Spec{Name: "demo", Dir: work, Path: demoBin, Args: []string{"--web.listen-address=" + testproc.HostPort(demoPort)}})
+	demo.WaitUntil(t, "demo", 30*time.Second,
+		testproc.HTTPReady("http://"+testproc.HostPort(demoPort)+"/metrics", "workerpool_max_workers"))
 
-	am.waitUntil(t, "Alertmanager", 30*time.Second, httpContains("http://"+hostPort(amPort)+"/-/ready", ""))
+	am.WaitUntil(t, "Alertmanager", 30*time.Second, testproc.HTTPReady("http://"+testproc.HostPort(amPort)+"/-/ready", ""))
 
+	interval := fmt.Sprintf("%ds", defaultTimeScale/scale)
 	promConf := writeTemplate(t, work, "prometheus.yml", promConfig{
-		ScrapeInterval:     "1s",
-		EvaluationInterval: "1s",
+		ScrapeInterval:     interval,
+		EvaluationInterval: interval,
+		NativeHistograms:   srv.native,
+		NativeJob:          nativeJob,
+		Native:             native,
 		RuleFiles:          ruleFiles,
-		Alertmanager:       hostPort(amPort),
+		Alertmanager:       testproc.HostPort(amPort),
 		CherryPyJob:        cherrypyJob,
-		Exporter:           hostPort(exporterPort),
+		Exporter:           testproc.HostPort(exporterPort),
 		DemoJob:            demoJob,
-		Demo:               hostPort(demoPort),
+		Demo:               testproc.HostPort(demoPort),
 	})
 	promDir := filepath.Join(work, "prometheus-data")
 	mkdir(t, promDir)
-	prom := startProcess(t, work, "prometheus", prometheusBin,
-		"--config.file="+promConf,
-		"--storage.tsdb.path="+promDir,
-		"--web.listen-address="+hostPort(promPort),
-	)
-	prom.waitUntil(t, "Prometheus", 60*time.Second, httpContains("http://"+hostPort(promPort)+"/-/ready", ""))
-	api := promAPI{base: "http://" + hostPort(promPort)}
-	prom.waitUntil(t, "every target up", 30*time.Second, func() error { return targetsUp(api, cherrypyJob, demoJob) })
-	prom.waitUntil(t, "every rule evaluated without error", 30*time.Second, func() error { return rulesHealthy(api) })
+	prom := testproc.Start(t, testproc.Spec{Name: "prometheus", Dir: work, Path: srv.bin, Args: []string{
+		"--config.file=" + promConf,
+		"--storage.tsdb.path=" + promDir,
+		"--web.listen-address=" + testproc.HostPort(promPort),
+	}})
+	prom.WaitUntil(t, "Prometheus", 60*time.Second, testproc.HTTPReady("http://"+testproc.HostPort(promPort)+"/-/ready", ""))
+	api := promAPI{base: "http://" + testproc.HostPort(promPort)}
+	prom.WaitUntil(t, "every target up", 30*time.Second, func() error { return targetsUp(api, cherrypyJob, demoJob, nativeJob) })
+	prom.WaitUntil(t, "every rule evaluated without error", 30*time.Second, func() error { return rulesHealthy(api) })
 	t.Logf("everything up %.0fs after the start; ramping load on CherryPy", time.Since(began).Seconds())
 
 	// The alerts about the CherryPy pool carry exactly these labels: job and instance from
 	// Prometheus' scrape of the exporter, pool from the exporter (cheroot's bind address).
 	cherrypyPool := map[string]string{
 		"job":      cherrypyJob,
-		"instance": hostPort(exporterPort),
-		"pool":     hostPort(cherrypyPort),
+		"instance": testproc.HostPort(exporterPort),
+		"pool":     testproc.HostPort(cherrypyPort),
 	}
-	l := load
-	l.url = fmt.Sprintf("http://%s/slow?seconds=%g", hostPort(cherrypyPort), requestSeconds)
+	l := loadAt(scale)
+	l.url = fmt.Sprintf("http://%s/slow?seconds=%g", testproc.HostPort(cherrypyPort), requestSeconds)
 	run := l.start(context.Background())
 	t.Cleanup(run.Stop) // also when a Fatal below ends the test early
 	stall := watch(t, run, hook, api, cherrypyPool)
 	run.Stop()
 
-	if passed := checkTimeline(t, run, hook, cherrypyPool, stall); !passed || t.Failed() {
+	if passed := checkTimeline(t, run, hook, cherrypyPool, stall, srv.name, l); !passed || t.Failed() {
 		explainStarvation(t, api, run, cherrypyPool)
 	}
 	checkDemo(t, api)
+	checkNativePool(t, api, srv.native)
 	if err := rulesHealthy(api); err != nil {
 		t.Errorf("after the run: %v", err)
 	}
@@ -210,7 +271,7 @@ func watch(t *testing.T, run *loadRun, hook *webhook, api promAPI, pool map[stri
 
 // checkTimeline asserts the issue's condition on the recorded times and prints the lead. It
 // reports whether every check passed.
-func checkTimeline(t *testing.T, run *loadRun, hook *webhook, pool map[string]string, stall *loadFailure) bool {
+func checkTimeline(t *testing.T, run *loadRun, hook *webhook, pool map[string]string, stall *loadFailure, server string, load rampLoad) bool {
 	t.Helper()
 	alerts, malformed := hook.all()
 	for _, m := range malformed {
@@ -264,8 +325,8 @@ func checkTimeline(t *testing.T, run *loadRun, hook *webhook, pool map[string]st
 		warning.Labels["alertname"], at(warning.At), warning.Summary, kind, at(stall.At),
 		critical.Labels["alertname"], at(critical.At), lead.Seconds())
 	// A plain line on stdout, for `make e2e` and the README to quote.
-	fmt.Printf("e2e: warning at +%.0fs, first %s at +%.0fs, critical at +%.0fs, lead %.0fs\n",
-		at(warning.At), kind, at(stall.At), at(critical.At), lead.Seconds())
+	fmt.Printf("e2e: prometheus %s: warning at +%.0fs, first %s at +%.0fs, critical at +%.0fs, lead %.0fs\n",
+		server, at(warning.At), kind, at(stall.At), at(critical.At), lead.Seconds())
 	return true
 }
 
@@ -287,7 +348,7 @@ func explainStarvation(t *testing.T, api promAPI, run *loadRun, pool map[string]
 	case !ok:
 		t.Logf("the CherryPy pool never had every thread busy")
 	default:
-		rate := load.rateAt(first.Sub(run.start))
+		rate := run.load.rateAt(first.Sub(run.start))
 		note := ""
 		if rate < 0.8*capacity {
 			note = ": far below 100%, so the host starved it of CPU (other work running?)"

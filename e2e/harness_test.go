@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -220,44 +219,6 @@ func TestWebhookKeepsFiringAlertsInOrder(t *testing.T) {
 	}
 }
 
-func TestProcessStopsAndKillsWhatIgnoresTerm(t *testing.T) {
-	dir := t.TempDir()
-	polite := startProcess(t, dir, "polite", "/bin/sh", "-c", "echo hello; exec sleep 60")
-	polite.waitUntil(t, "polite's output", 5*time.Second, func() error {
-		if !strings.Contains(polite.tail(1), "hello") {
-			return os.ErrNotExist
-		}
-		return nil
-	})
-	began := time.Now()
-	polite.stop(t)
-	if took := time.Since(began); took > 2*time.Second {
-		t.Errorf("SIGTERM took %v to stop sleep", took)
-	}
-	if polite.running() == nil {
-		t.Error("process still running after stop")
-	}
-
-	// The shell ignores SIGTERM and its child sleep inherits that: only SIGKILL ends them.
-	stubborn := startProcess(t, dir, "stubborn", "/bin/sh", "-c", `trap "" TERM; sleep 60; echo done`)
-	stubborn.grace = 300 * time.Millisecond
-	time.Sleep(100 * time.Millisecond)
-	began = time.Now()
-	stubborn.stop(t)
-	if took := time.Since(began); took < stubborn.grace || took > 3*time.Second {
-		t.Errorf("stop took %v, want the grace period %v then a kill", took, stubborn.grace)
-	}
-	// The whole group was killed: the sleep did not survive its shell. Its parent gone, it
-	// is reaped by init a moment later, and until then signal 0 still finds it.
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(-stubborn.cmd.Process.Pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("process group still alive 10s after stop")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestConfigTemplatesAreValid(t *testing.T) {
 	dir := t.TempDir()
 	rules := filepath.Join(dir, "rules.yaml")
@@ -267,7 +228,7 @@ func TestConfigTemplatesAreValid(t *testing.T) {
 	prom := writeTemplate(t, dir, "prometheus.yml", promConfig{
 		ScrapeInterval: "1s", EvaluationInterval: "1s", RuleFiles: []string{rules},
 		Alertmanager: "127.0.0.1:9093", CherryPyJob: cherrypyJob, Exporter: "127.0.0.1:9999",
-		DemoJob: demoJob, Demo: "127.0.0.1:9998",
+		DemoJob: demoJob, Demo: "127.0.0.1:9998", NativeJob: nativeJob, Native: "127.0.0.1:9997",
 	})
 	am := writeTemplate(t, dir, "alertmanager.yml", amConfig{
 		CriticalURL: "http://127.0.0.1:1/critical", WarningURL: "http://127.0.0.1:1/warning",

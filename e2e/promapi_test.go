@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // promAPI is the little of Prometheus' HTTP API the test needs.
@@ -30,7 +32,7 @@ func (p promAPI) get(ctx context.Context, path string, params url.Values, into a
 	if len(params) > 0 {
 		u += "?" + params.Encode()
 	}
-	body, err := httpGet(ctx, u)
+	body, err := testproc.HTTPGet(ctx, u)
 	if err != nil {
 		return err
 	}

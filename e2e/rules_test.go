@@ -14,13 +14,29 @@ import (
 	"time"
 )
 
-// timeScale is how much faster than a real deployment the test runs: every window, forecast
-// horizon and `for` of the mixin's _config is divided by it, and Prometheus scrapes and
-// evaluates every second instead of every 15 s. One second of the test is 15 s of production,
-// so the shipped tuning is what is tested, only sped up. Thresholds in seconds of wait or run
-// time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds) are not scaled:
-// they are about what a user waits, and the test's users wait in real seconds.
-const timeScale = 15
+// defaultTimeScale is how much faster than a real deployment the test runs: every window,
+// forecast horizon and `for` of the mixin's _config is divided by it, and Prometheus scrapes
+// and evaluates every second instead of every 15 s. One second of the test is 15 s of
+// production, so the shipped tuning is what is tested, only sped up. Thresholds in seconds of
+// wait or run time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds) are
+// not scaled: they are about what a user waits, and the test's users wait in real seconds.
+// POOLWATCH_E2E_TIMESCALE changes it (1 runs the shipped windows in real time, for about an
+// hour, with the load's ramp stretched to match).
+const defaultTimeScale = 15
+
+// timeScale is defaultTimeScale, or POOLWATCH_E2E_TIMESCALE (a divisor of 15, from 1 to 15).
+func timeScale(t *testing.T) int {
+	t.Helper()
+	v := os.Getenv("POOLWATCH_E2E_TIMESCALE")
+	if v == "" {
+		return defaultTimeScale
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 15 || 15%n != 0 {
+		t.Fatalf("POOLWATCH_E2E_TIMESCALE=%q: want 1, 3, 5 or 15", v)
+	}
+	return n
+}
 
 // scaledKnob matches the _config fields that are durations of the rules' own clock: windows,
 // forecast horizons and `for` durations (see mixin/config.libsonnet).
@@ -96,10 +112,10 @@ func jsonnetBin(t *testing.T, root string) string {
 	return ""
 }
 
-// renderRules renders the mixin's rules with every duration knob divided by timeScale into
+// renderRules renders the mixin's rules with every duration knob divided by scale into
 // dir, through the mixin's own override mechanism (generate.sh --rules-only), and returns the
 // rule files and a description of the overrides it used.
-func renderRules(t *testing.T, root, dir string) (files []string, shrunk string) {
+func renderRules(t *testing.T, root, dir string, scale int) (files []string, shrunk string) {
 	t.Helper()
 	jsonnet := jsonnetBin(t, root)
 	// The defaults as the mixin ships them, so that the test follows any retuning.
@@ -112,7 +128,7 @@ func renderRules(t *testing.T, root, dir string) (files []string, shrunk string)
 	if err := json.Unmarshal(out, &config); err != nil {
 		t.Fatalf("parse the mixin's _config: %v", err)
 	}
-	overrides, err := scaledOverrides(config, timeScale)
+	overrides, err := scaledOverrides(config, scale)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,16 +64,18 @@ local g = import 'lib.libsonnet';
                        g.target('workerpool_oldest_queued_task_age_seconds{%s}' % s, 'queued {{instance}} {{pool}}'),
                        g.target('workerpool_oldest_running_task_age_seconds{%s}' % s, 'running {{instance}} {{pool}}'),
                      ], min=0),
-        g.heatmap('Queue wait', 'Distribution of the time from submission to start (classic buckets).',
-                  's', 'sum by (le) (rate(workerpool_task_wait_seconds_bucket{%s}[$__rate_interval]))' % s),
-        g.heatmap('Task duration', 'Distribution of the time from start to finish (classic buckets).',
-                  's', 'sum by (le) (rate(workerpool_task_duration_seconds_bucket{%s}[$__rate_interval]))' % s),
+        g.heatmap('Queue wait', 'Distribution of the time from submission to start (classic buckets, or the native histogram).',
+                  's', 'sum by (le) (rate(workerpool_task_wait_seconds_bucket{%s}[$__rate_interval]))' % s,
+                  'sum(rate(workerpool_task_wait_seconds{%s}[$__rate_interval]))' % s),
+        g.heatmap('Task duration', 'Distribution of the time from start to finish (classic buckets, or the native histogram).',
+                  's', 'sum by (le) (rate(workerpool_task_duration_seconds_bucket{%s}[$__rate_interval]))' % s,
+                  'sum(rate(workerpool_task_duration_seconds{%s}[$__rate_interval]))' % s),
         g.timeseries('Queue wait quantiles', 'Median, 90th and 99th percentile of the queue wait over %s.' % c.rateWindow,
                      's', [
                        g.target('%s{%s}' % [n.waitQuantile(q), s], 'p%s {{instance}} {{pool}}' % q)
                        for q in ['50', '90', '99']
                      ], min=0),
-        g.timeseries('Waits over the objective', 'Fraction of tasks that waited more than %ss (objective: %s%% within it) over %s; the burn-rate alerts compare it with the error budget.' % [c.waitObjectiveSeconds, c.waitObjectiveTarget * 100, c.rateWindow],
+        g.timeseries('Waits over the objective', 'Fraction of tasks that waited longer than their pool\'s objective (%ss, or %s mean task durations for pools of long tasks; objective: %s%% within it) over %s; the burn-rate alerts compare it with the error budget.' % [c.waitObjectiveSeconds, c.waitObjectiveDurationFactor, c.waitObjectiveTarget * 100, c.rateWindow],
                      'percentunit', [g.target('%s{%s}' % [n.waitOverObjective(c.rateWindow), s], legend)], min=0),
         g.timeseries('Outcomes', 'Tasks finished per second by outcome: success, error, panic.',
                      'ops', [g.target('sum by (job, instance, pool, outcome) (rate(workerpool_tasks_completed_total{%s}[$__rate_interval]))' % s, '{{outcome}} {{instance}} {{pool}}')], stack=true, min=0),

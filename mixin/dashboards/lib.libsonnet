@@ -44,13 +44,15 @@
     },
   },
 
-  // A heatmap of a classic histogram: increase per bucket, le as the y axis.
-  heatmap(title, description, unit, expr):: {
+  // A heatmap of a histogram: the classic buckets (le as the y axis) and, for a Prometheus
+  // that stores only native histograms, the native one; each query is empty where the other
+  // holds the data.
+  heatmap(title, description, unit, expr, nativeExpr):: {
     type: 'heatmap',
     title: title,
     description: description,
     datasource: ds,
-    targets: targets([$.target(expr, '{{le}}', format='heatmap')]),
+    targets: targets([$.target(expr, '{{le}}', format='heatmap'), $.target(nativeExpr, 'native', format='heatmap')]),
     fieldConfig: { defaults: { unit: unit }, overrides: [] },
     options: {
       calculate: false,
@@ -58,7 +60,7 @@
       cellGap: 1,
       color: { mode: 'scheme', scheme: 'Oranges', steps: 64 },
       rowsFrame: { layout: 'auto' },
-      tooltip: { show: true, yHistogram: false },
+      tooltip: { mode: 'single', yHistogram: false },
     },
   },
 
