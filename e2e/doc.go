@@ -2,15 +2,19 @@
 // by a real Prometheus that loads the bundle's rules, load drives the CherryPy pool into
 // exhaustion, and the warning reaches a real Alertmanager, and through it a webhook, before
 // the first client request times out. Its only test, TestPageArrivesBeforeStall, runs when
-// POOLWATCH_E2E=1 (`make e2e`); it takes about three minutes.
+// POOLWATCH_E2E=1 (`make e2e`), once against Debian's Prometheus 2.42 and once against
+// Prometheus 3 built from tools/go.mod (bin/prometheus, `make tools`) scraping native
+// histograms; each run takes about three minutes. POOLWATCH_E2E_PROMETHEUS=2 or 3 picks one.
 //
 // # What runs
 //
 // Everything is built or rendered from the working tree and listens on 127.0.0.1 ports
 // chosen free: examples/cherrypy/app.py (10 threads on its main server, /cpstats on a second
 // small server) under Debian's /usr/bin/python3; poolwatch_exporter reading that stats page;
-// poolwatch-demo with its own built-in load; Prometheus 2.42 scraping both every second and
-// evaluating the mixin's rules every second; Alertmanager routing by severity (critical to
+// poolwatch-demo with its own built-in load; a collector.Pool built WithNativeHistograms,
+// served by the test itself under a steady load; Prometheus (2.42, or 3 with
+// scrape_native_histograms, which then stores only the native histograms of that pool)
+// scraping them every second and evaluating the mixin's rules every second; Alertmanager routing by severity (critical to
 // a "page" receiver, warning to a "ticket" receiver, a pool's critical inhibiting its
 // warnings) to a webhook served by the test itself. Each process logs to a file in the
 // test's temporary directory, is stopped in t.Cleanup (SIGTERM, SIGKILL after 10 s), and has
@@ -20,7 +24,9 @@
 //
 // The mixin's windows are minutes long (rate over 5m, forecasts over 10m, `for: 2m`). The
 // test reads the mixin's own defaults (`(import 'mixin.libsonnet')._config`), divides every
-// duration knob, i.e. every _config field ending in Window, Horizon or For, by timeScale = 15
+// duration knob, i.e. every _config field ending in Window, Horizon or For, by the time scale,
+// 15 unless POOLWATCH_E2E_TIMESCALE says otherwise (1 runs the shipped windows in real time,
+// about an hour, scraping every 15 s, with the load's ramp stretched to match)
 // (rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
 // saturatedFor 5m→20s, exhaustedWindow 2m→8s, stalledWindow 5m→20s, the burn-rate windows
 // 5m/1h/30m/6h→20s/240s/120s/1440s, and so on; each run logs the full list) and renders the
@@ -55,8 +61,10 @@
 // a user's routing would see them) arrived before the first request failed, a critical one no
 // later than a minute after it, no alert about that pool arrived while arrivals were below
 // 60% of capacity (a busy, healthy pool must not page), every alert took the route of its
-// severity, every rule evaluated without error on Prometheus 2.42, and the demo's pools were
-// scraped and had recording rules evaluated on them. The series come from the real exporter
+// severity, every rule evaluated without error on that Prometheus, the demo's pools were
+// scraped and had recording rules evaluated on them, and the native-histogram pool has its
+// wait quantiles, objective and objective ratios recorded (on Prometheus 3 from native
+// histograms alone: the test checks that no classic bucket was stored). The series come from the real exporter
 // reading a real cheroot thread pool, so a mismatch anywhere (a metric name, a label, a unit,
 // the exporter's mapping, a window too short for the scrape interval, a route) fails it.
 package e2e
