@@ -6,6 +6,7 @@ package mixin_test
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // goRuntimeSeries are client_golang's Go collector series the contract names ("Go runtime
@@ -399,5 +401,72 @@ func TestCounterWrapped(t *testing.T) {
 		if _, got := counterWrapped(expr); got != want {
 			t.Errorf("counterWrapped(%s) = %v, want %v", expr, got, want)
 		}
+	}
+}
+
+// TestDashboardQueriesHonourConfig renders the dashboards with other selectors and label lists
+// than the defaults and checks that every series a panel or variable reads carries its
+// family's selector, and every join and grouping on instances carries the extra label: no
+// query hard-codes what _config decides, as none of the rules does.
+func TestDashboardQueriesHonourConfig(t *testing.T) {
+	jsonnet := os.Getenv("JSONNET")
+	if jsonnet == "" {
+		jsonnet = filepath.Join("..", "bin", "jsonnet")
+	}
+	testproc.RequireTool(t, "jsonnet", "make tools", jsonnet, "--version")
+	overrides := `{ poolSelector: 'env="p"', upSelector: 'env="u"', goSelector: 'env="g"',
+		instanceLabels: ['cluster', 'job', 'instance'], poolLabels: ['cluster', 'job', 'instance', 'pool'] }`
+	out, err := exec.Command(jsonnet, "-J", ".", "--ext-code", "overrides="+overrides,
+		"-e", "(import 'render.jsonnet').dashboards").Output()
+	if err != nil {
+		t.Fatalf("render the dashboards with overrides: %v", err)
+	}
+	var files map[string]string
+	if err := json.Unmarshal(out, &files); err != nil {
+		t.Fatal(err)
+	}
+	want := func(name string) string {
+		switch {
+		case name == "poolwatch_up":
+			return `env="u"`
+		case strings.HasPrefix(name, "go_"):
+			return `env="g"`
+		}
+		return `env="p"`
+	}
+	grouping := regexp.MustCompile(`\b(on|by)\s*\(([^)]*)\)`)
+	checked := 0
+	for file, text := range files {
+		var d dashboard
+		if err := json.Unmarshal([]byte(text), &d); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		var exprs []string
+		for _, p := range d.Panels {
+			for _, tg := range p.Targets {
+				exprs = append(exprs, tg.Expr)
+			}
+		}
+		for _, v := range d.Templating.List {
+			if v.Type == "query" {
+				exprs = append(exprs, v.Definition)
+			}
+		}
+		for _, e := range exprs {
+			for _, m := range selector.FindAllStringSubmatch(e, -1) {
+				checked++
+				if !strings.Contains(m[2], want(m[1])) {
+					t.Errorf("%s: %s{%s} lacks the _config selector %s in %s", file, m[1], m[2], want(m[1]), e)
+				}
+			}
+			for _, m := range grouping.FindAllStringSubmatch(e, -1) {
+				if strings.Contains(m[2], "instance") && !strings.Contains(m[2], "cluster") {
+					t.Errorf("%s: %s (%s) ignores _config's label lists in %s", file, m[1], m[2], e)
+				}
+			}
+		}
+	}
+	if checked < 20 {
+		t.Errorf("only %d selectors checked: the dashboards did not render as expected", checked)
 	}
 }

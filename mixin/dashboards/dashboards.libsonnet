@@ -7,11 +7,17 @@ local g = import 'lib.libsonnet';
   grafanaDashboards+:: {
     local c = $._config,
     local n = rules.names(c),
-    local s = g.sel,
+    // Every query starts from the _config selector of its series family, as the rules do,
+    // narrowed by the dashboard's variables; joins and groupings use _config's label lists.
+    local s = '%s, %s' % [c.poolSelector, g.sel],
     local inst = 'job=~"$job", instance=~"$instance"',
+    local up = '%s, %s' % [c.upSelector, inst],
+    local goSel = '%s, %s' % [c.goSelector, inst],
+    local on = std.join(', ', c.instanceLabels),
+    local by = std.join(', ', c.poolLabels),
     // go_* and poolwatch_up have no pool label: keep the processes that host a selected pool.
     local withPool(expr, lookback='$__rate_interval') =
-      '%s * on (job, instance) group_left () group by (job, instance) (max_over_time(workerpool_max_workers{%s}[%s]))' % [expr, s, lookback],
+      '%s * on (%s) group_left () group by (%s) (max_over_time(workerpool_max_workers{%s}[%s]))' % [expr, on, on, s, lookback],
     local legend = '{{instance}} {{pool}}',
     local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard' },
     local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', includeVars: true, keepTime: true },
@@ -31,7 +37,7 @@ local g = import 'lib.libsonnet';
         g.timeseries('Throughput', 'Tasks finished per second, every outcome (%s).' % c.rateWindow,
                      'ops', [g.target('%s{%s}' % [n.throughput, s], legend)], min=0),
         g.timeseries('Stats reads', 'poolwatch_up of the exporter targets hosting these pools: 0 means the stats could not be read, which for a stats page served by its own pool means it is exhausted.',
-                     'short', [g.target(withPool('poolwatch_up{%s}' % inst, '1h'), '{{instance}} {{source}}')], min=0, max=1),
+                     'short', [g.target(withPool('poolwatch_up{%s}' % up, '1h'), '{{instance}} {{source}}')], min=0, max=1),
         g.table('Firing alerts', 'poolwatch alerts firing now for the selected pools, with their severity.',
                 'short', [g.target('ALERTS{alertstate="firing", alertname=~"WorkerPool.*", %s}' % s, '')]),
       ],
@@ -78,21 +84,21 @@ local g = import 'lib.libsonnet';
         g.timeseries('Waits over the objective', 'Fraction of tasks that waited longer than their pool\'s objective (%ss, or %s mean task durations for pools of long tasks; objective: %s%% within it) over %s; the burn-rate alerts compare it with the error budget.' % [c.waitObjectiveSeconds, c.waitObjectiveDurationFactor, c.waitObjectiveTarget * 100, c.rateWindow],
                      'percentunit', [g.target('%s{%s}' % [n.waitOverObjective(c.rateWindow), s], legend)], min=0),
         g.timeseries('Outcomes', 'Tasks finished per second by outcome: success, error, panic.',
-                     'ops', [g.target('sum by (job, instance, pool, outcome) (rate(workerpool_tasks_completed_total{%s}[$__rate_interval]))' % s, '{{outcome}} {{instance}} {{pool}}')], stack=true, min=0),
+                     'ops', [g.target('sum by (%s, outcome) (rate(workerpool_tasks_completed_total{%s}[$__rate_interval]))' % [by, s], '{{outcome}} {{instance}} {{pool}}')], stack=true, min=0),
         g.timeseries('Submitted and rejected', 'Tasks offered per second, and tasks rejected per second by reason (queue_full, timeout, canceled, closed).',
                      'ops', [
                        g.target('rate(workerpool_tasks_submitted_total{%s}[$__rate_interval])' % s, 'submitted {{instance}} {{pool}}'),
-                       g.target('sum by (job, instance, pool, reason) (rate(workerpool_tasks_rejected_total{%s}[$__rate_interval]))' % s, 'rejected {{reason}} {{instance}} {{pool}}'),
+                       g.target('sum by (%s, reason) (rate(workerpool_tasks_rejected_total{%s}[$__rate_interval]))' % [by, s], 'rejected {{reason}} {{instance}} {{pool}}'),
                      ], min=0),
         g.timeseries('Goroutines', 'Goroutines and OS threads of the processes hosting the pools, and goroutines ready to run: a count that only climbs is a leak.',
                      'short', [
-                       g.target(withPool('go_goroutines{%s}' % inst), 'goroutines {{instance}}'),
-                       g.target(withPool('go_threads{%s}' % inst), 'threads {{instance}}'),
-                       g.target(withPool('go_sched_goroutines_runnable_goroutines{%s}' % inst), 'runnable {{instance}}'),
+                       g.target(withPool('go_goroutines{%s}' % goSel), 'goroutines {{instance}}'),
+                       g.target(withPool('go_threads{%s}' % goSel), 'threads {{instance}}'),
+                       g.target(withPool('go_sched_goroutines_runnable_goroutines{%s}' % goSel), 'runnable {{instance}}'),
                      ], min=0),
         g.timeseries('Scheduler latency', 'How long goroutines waited to be scheduled (p50, p99): high values mean CPU starvation, not a full pool.',
                      's', [
-                       g.target('histogram_quantile(0.%s, sum by (job, instance, le) (%s))' % [q, withPool('rate(go_sched_latencies_seconds_bucket{%s}[$__rate_interval])' % inst)], 'p%s {{instance}}' % q)
+                       g.target('histogram_quantile(0.%s, sum by (%s, le) (%s))' % [q, on, withPool('rate(go_sched_latencies_seconds_bucket{%s}[$__rate_interval])' % goSel)], 'p%s {{instance}}' % q)
                        for q in ['50', '99']
                      ], min=0),
       ],

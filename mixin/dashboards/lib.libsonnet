@@ -100,7 +100,7 @@
     hide: 0,
   },
 
-  templating:: {
+  templating(c):: {
     list: [
       {
         name: 'datasource',
@@ -112,9 +112,9 @@
         refresh: 1,
         regex: '',
       },
-      queryVar('job', 'job', 'label_values(workerpool_max_workers, job)'),
-      queryVar('instance', 'instance', 'label_values(workerpool_max_workers{job=~"$job"}, instance)'),
-      queryVar('pool', 'pool', 'label_values(workerpool_max_workers{job=~"$job", instance=~"$instance"}, pool)'),
+      queryVar('job', 'job', 'label_values(workerpool_max_workers{%s}, job)' % c.poolSelector),
+      queryVar('instance', 'instance', 'label_values(workerpool_max_workers{%s, job=~"$job"}, instance)' % c.poolSelector),
+      queryVar('pool', 'pool', 'label_values(workerpool_max_workers{%s, job=~"$job", instance=~"$instance"}, pool)' % c.poolSelector),
     ],
   },
 
@@ -131,7 +131,7 @@
     schemaVersion: 39,
     version: 1,
     links: links,
-    templating: $.templating,
+    templating: $.templating(c),
     annotations: { list: [] },
     panels: $.grid(panels),
   },
