@@ -19,8 +19,8 @@ local g = import 'lib.libsonnet';
     local withPool(expr, lookback='$__rate_interval') =
       '%s * on (%s) group_left () group by (%s) (max_over_time(workerpool_max_workers{%s}[%s]))' % [expr, on, on, s, lookback],
     local legend = '{{instance}} {{pool}}',
-    local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard' },
-    local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', includeVars: true, keepTime: true },
+    local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: false, keepTime: true },
+    local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: true, keepTime: true },
 
     'poolwatch-overview.json': g.dashboard(
       c, 'poolwatch-overview.json', 'poolwatch / Pools overview',
