@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 func TestScaleDuration(t *testing.T) {
@@ -230,6 +232,18 @@ func TestConfigTemplatesAreValid(t *testing.T) {
 		Alertmanager: "127.0.0.1:9093", CherryPyJob: cherrypyJob, Exporter: "127.0.0.1:9999",
 		DemoJob: demoJob, Demo: "127.0.0.1:9998", NativeJob: nativeJob, Native: "127.0.0.1:9997",
 	})
+	// The Prometheus 3 run's config, with native histogram scraping, checked by promtool 3.
+	prom3Dir := filepath.Join(dir, "3")
+	mkdir(t, prom3Dir)
+	prom3 := writeTemplate(t, prom3Dir, "prometheus.yml", promConfig{
+		ScrapeInterval: "1s", EvaluationInterval: "1s", RuleFiles: []string{rules},
+		Alertmanager: "127.0.0.1:9093", CherryPyJob: cherrypyJob, Exporter: "127.0.0.1:9999",
+		DemoJob: demoJob, Demo: "127.0.0.1:9998", NativeJob: nativeJob, Native: "127.0.0.1:9997",
+		NativeHistograms: true,
+	})
+	if b, err := os.ReadFile(prom3); err != nil || !strings.Contains(string(b), "scrape_native_histograms: true") {
+		t.Errorf("the Prometheus 3 config does not scrape native histograms (%v)", err)
+	}
 	am := writeTemplate(t, dir, "alertmanager.yml", amConfig{
 		CriticalURL: "http://127.0.0.1:1/critical", WarningURL: "http://127.0.0.1:1/warning",
 	})
@@ -238,14 +252,11 @@ func TestConfigTemplatesAreValid(t *testing.T) {
 		args []string
 	}{
 		{"/usr/bin/promtool", []string{"check", "config", prom}},
+		{filepath.Join("..", "bin", "promtool"), []string{"check", "config", prom3}},
 		{"/usr/bin/amtool", []string{"check-config", am}},
 	} {
 		if !fileExists(c.bin) {
-			if os.Getenv("POOLWATCH_REQUIRE_TOOLS") == "1" {
-				t.Fatalf("%s missing: %s", c.bin, installHint)
-			}
-			t.Logf("%s missing, not checking %v", c.bin, c.args)
-			continue
+			testproc.MissingTool(t, c.bin, installHint, "not installed")
 		}
 		if out, err := exec.Command(c.bin, c.args...).CombinedOutput(); err != nil {
 			t.Errorf("%s %v: %v\n%s", c.bin, c.args, err, out)

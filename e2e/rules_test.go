@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // defaultTimeScale is how much faster than a real deployment the test runs: every window,
@@ -104,11 +106,7 @@ func jsonnetBin(t *testing.T, root string) string {
 	if j, err := exec.LookPath("jsonnet"); err == nil {
 		return j
 	}
-	msg := "jsonnet not found ($JSONNET, bin/jsonnet or PATH): run `make tools` first"
-	if os.Getenv("POOLWATCH_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testproc.MissingTool(t, "jsonnet", "make tools", "not in $JSONNET, bin/jsonnet or PATH")
 	return ""
 }
 

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // External programs the test runs, where Debian installs them.
@@ -28,7 +30,7 @@ func requireE2E(t *testing.T) {
 }
 
 // requireTools checks that every external program is installed. A missing one skips the test
-// with the command that installs it, except in CI (POOLWATCH_REQUIRE_TOOLS=1), where it fails:
+// with the command that installs it, except in CI (POOLWATCH_REQUIRE_TOOLS=1, testproc decides), where it fails:
 // a test that passes by being skipped proves nothing. The test installs nothing itself.
 func requireTools(t *testing.T) {
 	t.Helper()
@@ -46,10 +48,5 @@ func requireTools(t *testing.T) {
 	if len(missing) == 0 {
 		return
 	}
-	msg := "missing for the end-to-end test: " + strings.Join(missing, "; ") +
-		"\ninstall them with: " + installHint
-	if os.Getenv("POOLWATCH_REQUIRE_TOOLS") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
+	testproc.MissingTool(t, "a program of the end-to-end test", installHint, strings.Join(missing, "; "))
 }
