@@ -2,6 +2,8 @@ package exporter
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,23 +14,48 @@ import (
 
 // Target is one status page to read: which source understands it, where it is, through which
 // reader (the module's TLS, auth and redirect policy) and how long a read may take at most.
+// [Module.Target] makes the Target of a probe, with the module's limits and its coalescing
+// of concurrent reads; a Target built by hand reads on every Collect.
 type Target struct {
 	Source  Source
 	Reader  Reader
 	URL     string
 	Timeout time.Duration
+	// MaxPools and MaxSeries bound one read's output: past either, the read fails
+	// (poolwatch_up 0, one log line) rather than flood Prometheus. Zero means
+	// [DefaultMaxPools] and [DefaultMaxSeries].
+	MaxPools  int
+	MaxSeries int
+
+	// reads, when set, coalesces concurrent reads of this target (key) made through the
+	// same module; readLimit bounds such a shared read.
+	reads     *readGroup
+	key       string
+	readLimit time.Duration
 }
+
+// DefaultMaxPools is the most pools one target may report. A server has a handful of pools;
+// one reporting more is broken or hostile, and its series would swamp Prometheus.
+const DefaultMaxPools = 50
+
+// DefaultMaxSeries is the most series one read may expose: more than DefaultMaxPools pools
+// with every series of the contract.
+const DefaultMaxSeries = 1000
+
+// ErrTooManyPools is wrapped by the error of a read that reported more pools than its limit.
+// A source that parses as it reads may return it as soon as it sees one pool too many.
+var ErrTooManyPools = errors.New("too many pools")
 
 // NewCollector returns a collector that reads t once per Collect, synchronously and bounded
 // by t.Timeout and ctx (the scrape's request context, so that a scrape Prometheus gave up on
-// stops reading), and exposes poolwatch_up, poolwatch_scrape_duration_seconds and the
+// stops waiting), and exposes poolwatch_up, poolwatch_scrape_duration_seconds and the
 // workerpool_* series of every valid pool. It keeps no state between scrapes: a pool the
 // target stops reporting has no series at the next scrape.
 //
 // It is an unchecked collector (Describe sends nothing) because the pools are only known once
 // the target has been read.
 func NewCollector(ctx context.Context, t Target, logger *slog.Logger) prometheus.Collector {
-	return &targetCollector{ctx: ctx, target: t, logger: logger}
+	return &targetCollector{ctx: ctx, target: t, logger: BoundedLogger(logger)}
 }
 
 type targetCollector struct {
@@ -41,40 +68,90 @@ type targetCollector struct {
 func (c *targetCollector) Describe(chan<- *prometheus.Desc) {}
 
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
-	source := c.target.Source.Name()
+	t := c.target
+	source := t.Source.Name()
 	// Targets may carry a secret (a password, Puma's token): never log them as they are.
-	logger := c.logger.With("source_type", source, "target", RedactTarget(c.target.URL))
+	logger := c.logger.With("source_type", source, "target", RedactTarget(t.URL))
+	maxPools, maxSeries := orDefault(t.MaxPools, DefaultMaxPools), orDefault(t.MaxSeries, DefaultMaxSeries)
 
-	ctx, cancel := context.WithTimeout(c.ctx, c.target.Timeout)
+	ctx, cancel := context.WithTimeout(c.ctx, t.Timeout)
 	defer cancel()
 	start := time.Now()
-	pools, err := c.target.Source.Read(ctx, c.target.Reader, c.target.URL, logger)
+	pools, err := c.read(ctx, logger)
+	if err == nil && len(pools) > maxPools {
+		err = fmt.Errorf("%w: the target reports %d pools, more than max_pools %d", ErrTooManyPools, len(pools), maxPools)
+	}
+	var metrics []prometheus.Metric
+	if err == nil {
+		metrics = c.poolMetrics(pools, logger)
+		if len(metrics) > maxSeries {
+			err = fmt.Errorf("the target's %d pools make %d series, more than max_series %d", len(pools), len(metrics), maxSeries)
+			metrics = nil
+		}
+	}
 	duration := time.Since(start).Seconds()
 
 	up := 1.0
 	if err != nil {
 		up = 0
-		pools = nil
 		logger.Error("reading target failed", "err", RedactError(err), "duration_seconds", duration)
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, source)
 	ch <- prometheus.MustNewConstMetric(durationDesc, prometheus.GaugeValue, duration, source)
+	for _, m := range metrics {
+		ch <- m
+	}
+}
 
+// read reads the target once, or shares the read in flight of the same module and target.
+func (c *targetCollector) read(ctx context.Context, logger *slog.Logger) ([]Pool, error) {
+	t := c.target
+	if t.reads == nil {
+		return t.Source.Read(ctx, t.Reader, t.URL, logger)
+	}
+	return t.reads.do(ctx, t.key, t.readLimit, func(ctx context.Context) ([]Pool, error) {
+		return t.Source.Read(ctx, t.Reader, t.URL, logger)
+	})
+}
+
+// poolMetrics returns the series of every valid pool. The pools left out (invalid, or a name
+// reported twice) are logged in one line with their count and the first reason: a page with
+// thousands of bad entries must not write thousands of lines.
+func (c *targetCollector) poolMetrics(pools []Pool, logger *slog.Logger) []prometheus.Metric {
+	var (
+		metrics []prometheus.Metric
+		skipped int
+		first   error
+	)
 	seen := make(map[string]bool, len(pools))
 	for i := range pools {
 		p := &pools[i]
-		if err := p.Validate(); err != nil {
-			logger.Warn("skipping pool", "pool", p.Name, "err", err)
-			continue
-		}
-		if seen[p.Name] {
+		err := p.Validate()
+		if err == nil && seen[p.Name] {
 			// Two series with the same labels would fail the whole gather.
-			logger.Warn("skipping pool reported twice", "pool", p.Name)
+			err = fmt.Errorf("pool %s reported twice", quote(p.Name))
+		}
+		if err != nil {
+			skipped++
+			if first == nil {
+				first = err
+			}
 			continue
 		}
 		seen[p.Name] = true
-		collectPool(ch, p)
+		metrics = appendPool(metrics, p)
 	}
+	if skipped > 0 {
+		logger.Warn("skipping pools", "count", skipped, "first_err", first)
+	}
+	return metrics
+}
+
+func orDefault(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 var (
@@ -99,14 +176,14 @@ func newDesc(name string, labels ...string) *prometheus.Desc {
 	return prometheus.NewDesc(name, contract.Help[name], labels, nil)
 }
 
-// collectPool sends the series of a validated pool. MustNewConstMetric cannot panic here:
+// appendPool appends the series of a validated pool. MustNewConstMetric cannot panic here:
 // the descriptors are fixed, the label count matches and Validate checked the name is UTF-8.
-func collectPool(ch chan<- prometheus.Metric, p *Pool) {
+func appendPool(ms []prometheus.Metric, p *Pool) []prometheus.Metric {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{p.Name}, labels...)...)
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{p.Name}, labels...)...))
 	}
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{p.Name}, labels...)...)
+		ms = append(ms, prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, append([]string{p.Name}, labels...)...))
 	}
 	gauge(maxWorkersDesc, p.MaxWorkers)
 	gauge(workersDesc, p.Workers)
@@ -143,4 +220,5 @@ func collectPool(ch chan<- prometheus.Metric, p *Pool) {
 	if p.OldestRunningTaskAgeSeconds != nil {
 		gauge(oldestRunningDesc, *p.OldestRunningTaskAgeSeconds)
 	}
+	return ms
 }

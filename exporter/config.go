@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
@@ -42,10 +43,55 @@ type Module struct {
 	TargetPatterns []string `yaml:"target_patterns,omitempty"`
 	// HTTPClientConfig configures TLS, authentication and proxies towards the targets.
 	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,omitempty"`
+	// KeepAlive keeps the connection to a target open between reads. Off by default: an
+	// idle keep-alive connection can hold one of the few threads of a stats server (cheroot
+	// serves a kept-alive connection on a worker thread), so each read closes its own.
+	KeepAlive bool `yaml:"keep_alive,omitempty"`
+	// MaxPools and MaxSeries bound what one target may report (defaults DefaultMaxPools
+	// and DefaultMaxSeries); past either, the target reads poolwatch_up 0.
+	MaxPools  int `yaml:"max_pools,omitempty"`
+	MaxSeries int `yaml:"max_series,omitempty"`
 
 	patterns []*regexp.Regexp
 	client   *http.Client
+	reader   Reader
 	source   Source
+	// reads coalesces the concurrent reads of one target through this module.
+	reads *readGroup
+}
+
+// NewModule returns a module that allows exactly one target, read by source with the default
+// HTTP client configuration: the single-target mode (--cherrypy.scrape-uri), which thus gets
+// the same fetch policy as /probe (redirects only to the target itself, no keep-alive,
+// coalesced reads, the default limits).
+func NewModule(source Source, target string, timeout time.Duration) (*Module, error) {
+	m := &Module{
+		Source:           source.Name(),
+		Timeout:          model.Duration(timeout),
+		Targets:          []string{target},
+		HTTPClientConfig: config.DefaultHTTPClientConfig,
+	}
+	if err := m.init("", map[string]Source{source.Name(): source}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Target returns the [Target] of one read of url with this module: its source, reader,
+// limits and coalescing, and a timeout of at most the module's (see [ScrapeTimeout]). The
+// caller has checked [Module.Allows].
+func (m *Module) Target(url string, timeout time.Duration) Target {
+	return Target{
+		Source:    m.source,
+		Reader:    m.reader,
+		URL:       url,
+		Timeout:   min(timeout, time.Duration(m.Timeout)),
+		MaxPools:  m.MaxPools,
+		MaxSeries: m.MaxSeries,
+		reads:     m.reads,
+		key:       url,
+		readLimit: time.Duration(m.Timeout),
+	}
 }
 
 // UnmarshalYAML applies the defaults before decoding. It uses the callback form so that the
@@ -86,6 +132,11 @@ func LoadConfig(path string, sources map[string]Source) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
+	if len(cfg.Modules) == 0 {
+		// An empty (or comment-only) file would silently disable every module: surely a
+		// mistake, refused on start and, on reload, in favour of the configuration in force.
+		return nil, fmt.Errorf("%s: no modules: /probe would refuse every request", path)
+	}
 	names := make([]string, 0, len(cfg.Modules))
 	for name := range cfg.Modules {
 		names = append(names, name)
@@ -120,6 +171,9 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 	if len(m.Targets) == 0 && len(m.TargetPatterns) == 0 {
 		return errors.New("no targets or target_patterns: the module would refuse every target")
 	}
+	if m.MaxPools < 0 || m.MaxSeries < 0 {
+		return fmt.Errorf("max_pools (%d) and max_series (%d) must not be negative", m.MaxPools, m.MaxSeries)
+	}
 	for _, t := range m.Targets {
 		if err := CheckTarget(source, t); err != nil {
 			return err
@@ -134,11 +188,17 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 		}
 		m.patterns = append(m.patterns, re)
 	}
-	m.HTTPClientConfig.SetDirectory(dir)
+	if dir != "" {
+		m.HTTPClientConfig.SetDirectory(dir)
+	}
 	if err := m.HTTPClientConfig.Validate(); err != nil {
 		return fmt.Errorf("http_client_config: %w", err)
 	}
-	client, err := config.NewClientFromConfig(m.HTTPClientConfig, "poolwatch_exporter")
+	var opts []config.HTTPClientOption
+	if !m.KeepAlive {
+		opts = append(opts, config.WithKeepAlivesDisabled())
+	}
+	client, err := config.NewClientFromConfig(m.HTTPClientConfig, "poolwatch_exporter", opts...)
 	if err != nil {
 		return fmt.Errorf("http_client_config: %w", err)
 	}
@@ -155,11 +215,13 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 			return errors.New("stopped after 10 redirects")
 		}
 		if !m.Allows(req.URL.String()) {
-			return fmt.Errorf("redirect to %s refused: not a target of this module", RedactTarget(req.URL.String()))
+			return fmt.Errorf("redirect refused: %s is not a target of this module", RedactTarget(req.URL.String()))
 		}
 		return CheckRedirect(m.source, req.URL.String())
 	}
 	m.client = client
+	m.reader = &reader{client: client, maxBody: MaxBodyBytes, maxPools: orDefault(m.MaxPools, DefaultMaxPools), keepAlive: m.KeepAlive}
+	m.reads = &readGroup{}
 	return nil
 }
 
@@ -217,14 +279,26 @@ func CheckTargetURL(target string) error {
 }
 
 // ConfigStore holds the current configuration and replaces it atomically on Reload, so that a
-// bad file leaves the previous configuration in force.
+// bad file leaves the previous configuration in force. It is also the collector of
+// poolwatch_exporter_config_last_reload_successful and
+// poolwatch_exporter_config_last_reload_success_timestamp_seconds, as blackbox_exporter has
+// them, so that a failed reload is an alert rather than a silent outage.
 type ConfigStore struct {
 	path    string
 	sources map[string]Source
 
-	mu  sync.RWMutex
-	cfg *Config
+	mu          sync.RWMutex
+	cfg         *Config
+	lastOK      bool
+	lastSuccess time.Time
 }
+
+var (
+	reloadSuccessfulDesc = prometheus.NewDesc("poolwatch_exporter_config_last_reload_successful",
+		"1 if the last load of --config.file succeeded, else 0 (the previous configuration stays in force).", nil, nil)
+	reloadTimestampDesc = prometheus.NewDesc("poolwatch_exporter_config_last_reload_success_timestamp_seconds",
+		"Unix time of the last successful load of --config.file.", nil, nil)
+)
 
 // NewConfigStore loads path once; an error means the exporter should not start.
 func NewConfigStore(path string, sources map[string]Source) (*ConfigStore, error) {
@@ -235,12 +309,15 @@ func NewConfigStore(path string, sources map[string]Source) (*ConfigStore, error
 // Reload reads the file again and, if it is valid, makes it the current configuration.
 func (s *ConfigStore) Reload() error {
 	cfg, err := LoadConfig(s.path, s.sources)
+	s.mu.Lock()
+	s.lastOK = err == nil
 	if err != nil {
+		s.mu.Unlock()
 		return err
 	}
-	s.mu.Lock()
 	old := s.cfg
 	s.cfg = cfg
+	s.lastSuccess = time.Now()
 	s.mu.Unlock()
 	if old != nil {
 		for _, m := range old.Modules {
@@ -254,6 +331,32 @@ func (s *ConfigStore) Reload() error {
 func (s *ConfigStore) Module(name string) (*Module, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.cfg == nil {
+		return nil, false
+	}
 	m, ok := s.cfg.Modules[name]
 	return m, ok
+}
+
+// Describe implements [prometheus.Collector].
+func (s *ConfigStore) Describe(ch chan<- *prometheus.Desc) {
+	ch <- reloadSuccessfulDesc
+	ch <- reloadTimestampDesc
+}
+
+// Collect implements [prometheus.Collector].
+func (s *ConfigStore) Collect(ch chan<- prometheus.Metric) {
+	s.mu.RLock()
+	ok, last := s.lastOK, s.lastSuccess
+	s.mu.RUnlock()
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(reloadSuccessfulDesc, prometheus.GaugeValue, v)
+	ts := 0.0
+	if !last.IsZero() {
+		ts = float64(last.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(reloadTimestampDesc, prometheus.GaugeValue, ts)
 }

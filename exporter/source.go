@@ -2,14 +2,11 @@ package exporter
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-
-	"github.com/prometheus/common/version"
 )
 
 // Source reads one kind of server's status page. Implementations are stateless: everything a
@@ -24,8 +21,9 @@ type Source interface {
 }
 
 // Reader is the one way a source reaches its target, so that one policy (the module's TLS
-// and authentication, redirects only to allowed targets, the body limit, timeouts) holds for
-// every source whatever protocol it speaks.
+// and authentication, redirects only to allowed targets, the body limit, timeouts, no idle
+// connection left to the target unless the module asks for keep-alive) holds for every
+// source whatever protocol it speaks.
 type Reader interface {
 	// Get reads an http:// or https:// URL and returns its body (see [Fetch]).
 	Get(ctx context.Context, url string) ([]byte, error)
@@ -35,17 +33,39 @@ type Reader interface {
 	Dial(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// NewReader returns the [Reader] of a module: HTTP through client, connections through a
-// plain dialer.
-func NewReader(client *http.Client) Reader { return clientReader{client: client} }
-
-type clientReader struct{ client *http.Client }
-
-func (r clientReader) Get(ctx context.Context, url string) ([]byte, error) {
-	return Fetch(ctx, r.client, url, MaxBodyBytes)
+// NewReader returns a [Reader] that uses client for HTTP, a plain dialer for connections,
+// [MaxBodyBytes] and [DefaultMaxPools]. The modules of a configuration make their own (see
+// [Module.Target]), with their redirect policy and limits.
+func NewReader(client *http.Client) Reader {
+	return &reader{client: client, maxBody: MaxBodyBytes, maxPools: DefaultMaxPools}
 }
 
-func (r clientReader) Dial(ctx context.Context, network, address string) (net.Conn, error) {
+// reader is the Reader of a module (or of NewReader).
+type reader struct {
+	client    *http.Client
+	maxBody   int64
+	maxPools  int
+	keepAlive bool
+}
+
+func (r *reader) Get(ctx context.Context, url string) ([]byte, error) {
+	body, err := r.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	return io.ReadAll(body)
+}
+
+// Open implements the streaming side of [Open].
+func (r *reader) Open(ctx context.Context, url string) (io.ReadCloser, error) {
+	return open(ctx, r.client, url, r.maxBody, r.keepAlive)
+}
+
+// MaxPools implements the limit side of [MaxPools].
+func (r *reader) MaxPools() int { return r.maxPools }
+
+func (r *reader) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	if network != "tcp" && network != "unix" {
 		return nil, fmt.Errorf("network %q: want tcp or unix", network)
 	}
@@ -63,48 +83,28 @@ func (r clientReader) Dial(ctx context.Context, network, address string) (net.Co
 	return conn, nil
 }
 
-// MaxBodyBytes caps what [Fetch] reads of a status page. A real cpstats page is a few tens of
-// kilobytes; the cap only exists so that a broken or hostile target cannot make the exporter
-// buffer an unbounded body.
-const MaxBodyBytes = 10 << 20
-
-// ErrBodyTooLarge is returned by [Fetch] for a body beyond its limit.
-var ErrBodyTooLarge = errors.New("response body too large")
-
-// Fetch GETs url with ctx and returns its body. It fails on any status but 200, and on a body
-// larger than maxBytes, without reading more than maxBytes+1 bytes of it: a declared
-// Content-Length beyond the limit is refused before reading anything.
-func Fetch(ctx context.Context, client *http.Client, url string, maxBytes int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("building request: %w", err)
+// Open is [Reader.Get] as a stream, for a source that can parse as it reads and so never
+// holds a whole page (a hostile 10 MiB one included) in memory. The same checks apply: status
+// 200, and an error from Read past the body limit. The caller closes the body, which also
+// closes the connection. A Reader made by this package streams; any other is read with Get.
+func Open(ctx context.Context, r Reader, url string) (io.ReadCloser, error) {
+	if s, ok := r.(interface {
+		Open(context.Context, string) (io.ReadCloser, error)
+	}); ok {
+		return s.Open(ctx, url)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", version.ComponentUserAgent("poolwatch_exporter"))
-	// No keep-alive: the status page is served by the pool it measures, and an idle
-	// connection left open between scrapes holds one of its workers (a whole process with
-	// Apache's prefork MPM) until the server's keep-alive timeout, whatever the client's
-	// configuration. One scrape every few seconds gains nothing from reusing a connection.
-	req.Close = true
-	resp, err := client.Do(req)
+	body, err := r.Get(ctx, url)
 	if err != nil {
 		return nil, err
 	}
-	// Closing an unread body makes the transport drop the connection rather than drain it,
-	// which is what we want for a refused oversized answer.
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("unexpected HTTP status %s", resp.Status)
+	return io.NopCloser(bytesReader(body)), nil
+}
+
+// MaxPools is the most pools a read through r may report (the module's max_pools): a source
+// that parses as it reads can stop there, since the collector refuses a read with more.
+func MaxPools(r Reader) int {
+	if l, ok := r.(interface{ MaxPools() int }); ok && l.MaxPools() > 0 {
+		return l.MaxPools()
 	}
-	if resp.ContentLength > maxBytes {
-		return nil, fmt.Errorf("%w: Content-Length %d > %d bytes", ErrBodyTooLarge, resp.ContentLength, maxBytes)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
-	}
-	if int64(len(body)) > maxBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrBodyTooLarge, maxBytes)
-	}
-	return body, nil
+	return DefaultMaxPools
 }

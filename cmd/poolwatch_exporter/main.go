@@ -7,7 +7,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -85,7 +84,8 @@ func main() {
 	kingpin.Version(version.Print(program))
 	kingpin.HelpFlag.Short('h')
 	kingpin.Parse()
-	logger := promslog.New(promslogConfig)
+	// Every value a request or a target puts in a log line is truncated.
+	logger := exporter.BoundedLogger(promslog.New(promslogConfig))
 	logger.Info("Starting "+program, "version", version.Info())
 	logger.Info("Build context", "build_context", version.BuildContext())
 
@@ -101,24 +101,12 @@ func main() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	var target *exporter.Target
-	if *cherrypyURI != "" {
-		if err := exporter.CheckTarget(sources[cherrypy.Name], *cherrypyURI); err != nil {
-			logger.Error("Invalid --cherrypy.scrape-uri", "err", err)
-			os.Exit(1)
-		}
-		target = &exporter.Target{
-			Source:  sources[cherrypy.Name],
-			Reader:  exporter.NewReader(&http.Client{}),
-			URL:     *cherrypyURI,
-			Timeout: *cherrypyTimeout,
-		}
-		logger.Info("Reading CherryPy on every scrape", "uri", exporter.RedactTarget(*cherrypyURI), "timeout", *cherrypyTimeout)
-	}
 	for _, f := range []struct {
 		source  string
 		uri     string
 		timeout time.Duration
 	}{
+		{cherrypy.Name, *cherrypyURI, *cherrypyTimeout},
 		{phpfpm.Name, *phpfpmURI, *phpfpmTimeout},
 		{apache.Name, *apacheURI, *apacheTimeout},
 		{uwsgi.Name, *uwsgiURI, *uwsgiTimeout},
@@ -132,12 +120,17 @@ func main() {
 			logger.Error("Only one --<source>.scrape-uri at a time: read more targets through --config.file and /probe")
 			os.Exit(1)
 		}
-		t, err := singleTarget(sources[f.source], f.uri, f.timeout)
+		// A module of one target, checked by its source, so that this mode has the fetch
+		// policy of /probe: redirects only to the target itself, no idle connection (one
+		// holds an Apache worker until KeepAliveTimeout; cheroot queues one closed like a
+		// request), concurrent scrapes sharing one read, the default limits.
+		module, err := exporter.NewModule(sources[f.source], f.uri, f.timeout)
 		if err != nil {
 			logger.Error("Invalid --"+f.source+".scrape-uri or --"+f.source+".timeout", "err", err)
 			os.Exit(1)
 		}
-		target = t
+		t := module.Target(f.uri, f.timeout)
+		target = &t
 		logger.Info("Reading one target on every scrape", "source", f.source, "uri", exporter.RedactTarget(f.uri), "timeout", f.timeout)
 	}
 	http.Handle(*metricsPath, promhttp.InstrumentMetricHandler(registry,
@@ -150,6 +143,7 @@ func main() {
 			logger.Error("Error loading config", "file", *configFile, "err", err)
 			os.Exit(1)
 		}
+		registry.MustRegister(store)
 		http.Handle("/probe", exporter.NewProbeHandler(store, logger))
 		http.Handle("/-/reload", reloadHandler(store, logger))
 		go reloadOnSIGHUP(store, logger)
@@ -176,28 +170,6 @@ func main() {
 		logger.Error("Error running HTTP server", "err", err)
 		os.Exit(1)
 	}
-}
-
-// singleTarget is the target of a --<source>.scrape-uri flag. Its HTTP client keeps no
-// connection open between reads: an idle keep-alive connection holds one of Apache's workers
-// (prefork and worker MPMs) until KeepAliveTimeout.
-func singleTarget(source exporter.Source, uri string, timeout time.Duration) (*exporter.Target, error) {
-	if timeout <= 0 {
-		return nil, fmt.Errorf("timeout must be positive, not %v", timeout)
-	}
-	if err := exporter.CheckTarget(source, uri); err != nil {
-		return nil, err
-	}
-	client := &http.Client{
-		Transport: &http.Transport{DisableKeepAlives: true},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			return exporter.CheckRedirect(source, req.URL.String())
-		},
-	}
-	return &exporter.Target{Source: source, Reader: exporter.NewReader(client), URL: uri, Timeout: timeout}, nil
 }
 
 // reloadHandler re-reads --config.file on POST /-/reload, as Prometheus does.

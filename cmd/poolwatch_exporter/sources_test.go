@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/exporter/pumatest"
 	"github.com/poolwatch/poolwatch/exporter/tomcattest"
 	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
@@ -222,10 +223,12 @@ func TestPumaFlagTargetRedirectToStopRefused(t *testing.T) {
 	srv := pumatest.Start(t, 0, 1, 1)
 	redirector := httptest.NewServer(http.RedirectHandler(strings.Replace(srv.StatsURL, "/stats?", "/stop?", 1), http.StatusFound))
 	t.Cleanup(redirector.Close)
-	target, err := singleTarget(sources["puma"], redirector.URL+"/stats?token=x", 2*time.Second)
+	// The flag's target, as main makes it: a module of that one target.
+	module, err := exporter.NewModule(sources["puma"], redirector.URL+"/stats?token=x", 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
+	target := module.Target(redirector.URL+"/stats?token=x", 2*time.Second)
 	if _, err := target.Source.Read(t.Context(), target.Reader, target.URL, slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "redirect refused") {
 		t.Errorf("read through a redirect to /stop: err %v, want the redirect refused", err)
 	}
