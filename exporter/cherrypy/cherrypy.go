@@ -24,18 +24,21 @@ type Source struct{}
 func (Source) Name() string { return Name }
 
 // Read implements [exporter.Source]: one GET of target (capped at exporter.MaxBodyBytes),
-// parsed by [Parse]. Servers left out are logged with the reason.
+// decoded as it arrives by [Decode], which stops at the reader's pool limit. What is left out
+// is logged in one line: how many entries, and the first reason.
 func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
-	body, err := r.Get(ctx, target)
+	body, err := exporter.Open(ctx, r, target)
 	if err != nil {
 		return nil, err
 	}
-	pools, skipped, err := Parse(body)
+	// Closing before the end (at the pool limit) drops the connection rather than read on.
+	defer body.Close()
+	pools, skipped, err := Decode(body, exporter.MaxPools(r))
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range skipped {
-		logger.Warn("leaving out part of the cpstats data", "err", s)
+	if len(skipped) > 0 {
+		logger.Warn("leaving out part of the cpstats data", "count", len(skipped), "first_err", skipped[0])
 	}
 	return pools, nil
 }

@@ -1,9 +1,11 @@
 package cherrypy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -42,42 +44,96 @@ type appStats struct {
 	TotalRequests   *float64 `json:"Total Requests"`
 	CurrentRequests *float64 `json:"Current Requests"`
 	// Requests holds the last request of every thread that ran one, in progress or not.
-	Requests map[string]struct {
-		EndTime        json.RawMessage `json:"End Time"`
-		ProcessingTime *float64        `json:"Processing Time"`
-	} `json:"Requests"`
+	Requests oldestRequest `json:"Requests"`
 }
 
-// Parse maps a cpstats JSON document to pools, one per running cheroot server, per the
-// contract's "CherryPy (cheroot) source" table. A server that reports nonsense is left out
-// and explained in skipped; err is set only when the document as a whole is unusable
-// (malformed JSON, not cpstats, or no valid server at all).
+// oldestRequest decodes the "Requests" dict one request at a time into the one figure the
+// contract uses, the processing time of the oldest request still running, so that a page
+// with a huge dict costs no map of it.
+type oldestRequest struct {
+	seconds float64
+}
+
+func (o *oldestRequest) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		return nil // as for a map: no request recorded
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return errors.New(`"Requests" is not a dict`)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		var r struct {
+			EndTime        json.RawMessage `json:"End Time"`
+			ProcessingTime *float64        `json:"Processing Time"`
+		}
+		if err := dec.Decode(&r); err != nil {
+			return fmt.Errorf("request of thread %v: %w", tok, err)
+		}
+		// Only a request whose End Time is null is still running; a finished one keeps
+		// its record (and its final Processing Time) until its thread serves the next one.
+		if string(r.EndTime) != "null" {
+			continue
+		}
+		if r.ProcessingTime == nil || *r.ProcessingTime < 0 || math.IsInf(*r.ProcessingTime, 0) {
+			return fmt.Errorf("request of thread %v: bad \"Processing Time\"", tok)
+		}
+		o.seconds = max(o.seconds, *r.ProcessingTime)
+	}
+	return nil
+}
+
+// Parse is [Decode] of a whole document in memory, with the default pool limit.
+func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
+	return Decode(bytes.NewReader(data), exporter.DefaultMaxPools)
+}
+
+// Decode maps a cpstats JSON document read from r to pools, one per running cheroot server,
+// per the contract's "CherryPy (cheroot) source" table. A server that reports nonsense is
+// left out and explained in skipped; err is set only when the document as a whole is
+// unusable (malformed JSON, not cpstats, no valid server at all, or a read error of r).
+//
+// It decodes one entry at a time and never holds the document: at the server that makes
+// more than maxPools (running, or unreadable), it stops reading and fails with
+// [exporter.ErrTooManyPools], so that a hostile page costs a few entries, not its size.
 //
 // The "CherryPy Applications" series (completed requests, oldest running request) are
 // process-wide; they go to the server with the most threads, ties going to the lowest pool
 // name. If that server is skipped, or some server's thread count is unreadable, they are
 // left out rather than given to another pool.
-func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, nil, fmt.Errorf("malformed cpstats JSON: %w", err)
+func Decode(r io.Reader, maxPools int) (pools []exporter.Pool, skipped []error, err error) {
+	in := &readErr{r: r}
+	doc, err := decodeDocument(json.NewDecoder(in), maxPools)
+	if err != nil {
+		if in.err != nil {
+			// The body could not be read (too large, timeout): not the target's JSON's fault.
+			return nil, nil, in.err
+		}
+		return nil, nil, err
 	}
-	if !hasServer(doc) {
+	if !doc.sawServer {
 		return nil, nil, ErrNotCPStats
 	}
-	candidates, threadsUnknown, skipped := readServers(doc)
+	candidates, skipped := doc.candidates, doc.skipped
+	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].key < candidates[j].key })
 
-	if raw, ok := doc[appKey]; ok {
+	if doc.sawApp {
 		main := mainServer(candidates)
 		switch {
 		case main < 0 || candidates[main].err != nil:
 			// Given to another pool, the process-wide series would jump from pool to pool.
-		case threadsUnknown:
+		case doc.threadsUnknown:
 			skipped = append(skipped, fmt.Errorf("%s: left out, since a server with an unknown thread count may be the main one", appKey))
+		case doc.appErr != nil:
+			skipped = append(skipped, fmt.Errorf("%s: %w; its series are left out", appKey, doc.appErr))
 		default:
-			if err := addAppStats(&candidates[main].pool, raw); err != nil {
-				skipped = append(skipped, fmt.Errorf("%s: %w; its series are left out", appKey, err))
-			}
+			p := &candidates[main].pool
+			p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: doc.completed}
+			p.OldestRunningTaskAgeSeconds = exporter.Float(doc.oldest)
 		}
 	}
 
@@ -89,72 +145,128 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 		pools = append(pools, c.pool)
 	}
 	if len(pools) == 0 && len(skipped) > 0 {
-		return nil, skipped, fmt.Errorf("no valid cheroot server in cpstats: %w", errors.Join(skipped...))
+		// One reason, not all of them: a page with thousands of bad servers must not make
+		// an error (and a log line) of its size.
+		return nil, skipped, fmt.Errorf("no valid cheroot server in cpstats (%d left out; the first: %w)", len(skipped), skipped[0])
 	}
 	return pools, skipped, nil
 }
 
+// readErr remembers the error of the reader under the JSON decoder.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		e.err = err
+	}
+	return n, err
+}
+
+// document is what decodeDocument keeps of a page: the candidates and the application's
+// figures, never the page.
+type document struct {
+	sawServer, sawApp bool
+	candidates        []candidate
+	threadsUnknown    bool
+	skipped           []error
+	completed, oldest float64
+	appErr            error
+}
+
+func decodeDocument(dec *json.Decoder, maxPools int) (*document, error) {
+	malformed := func(err error) error { return fmt.Errorf("malformed cpstats JSON: %w", err) }
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, malformed(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, malformed(fmt.Errorf("want an object, got %v", tok))
+	}
+	doc := &document{}
+	servers := 0
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, malformed(err)
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, malformed(err)
+		}
+		switch {
+		case strings.HasPrefix(key, serverKeyPrefix):
+			doc.sawServer = true
+			if doc.addServer(key, raw) {
+				servers++
+			}
+			if servers > maxPools {
+				return nil, fmt.Errorf("%w: more than max_pools %d cheroot servers in cpstats", exporter.ErrTooManyPools, maxPools)
+			}
+		case key == appKey:
+			doc.sawApp = true
+			doc.completed, doc.oldest, doc.appErr = readAppStats(raw)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, malformed(errors.New("data after the top-level object"))
+	}
+	return doc, nil
+}
+
 // candidate is one running cheroot server: its pool, or why it cannot be one.
 type candidate struct {
+	key     string
 	pool    exporter.Pool
 	threads float64
 	err     error
 }
 
-func hasServer(doc map[string]json.RawMessage) bool {
-	for k := range doc {
-		if strings.HasPrefix(k, serverKeyPrefix) {
+// addServer maps one server entry and reports whether it counts against the pool limit: a
+// running server, or one whose size is unreadable. threadsUnknown is set when some server's
+// size cannot be read, so that which one is the main server is unknown too.
+func (doc *document) addServer(key string, raw json.RawMessage) bool {
+	var s server
+	if err := json.Unmarshal(raw, &s); err != nil {
+		err = fmt.Errorf("%s: %w", key, err)
+		var size struct{ Threads *float64 }
+		switch {
+		case json.Unmarshal(raw, &size) != nil || size.Threads == nil:
+			doc.threadsUnknown = true
+			doc.skipped = append(doc.skipped, err)
+			return true
+		case *size.Threads != 0:
+			// Still a candidate for the main server, so that the application's series are
+			// left out if it is the one.
+			doc.candidates = append(doc.candidates, candidate{key: key, threads: *size.Threads, err: err})
 			return true
 		}
+		return false
 	}
-	return false
-}
-
-// readServers maps every running server of doc, in key order. threadsUnknown is set when
-// some server's size cannot be read, so that which one is the main server is unknown too.
-// skipped holds the servers that are not even candidates.
-func readServers(doc map[string]json.RawMessage) (candidates []candidate, threadsUnknown bool, skipped []error) {
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		if strings.HasPrefix(k, serverKeyPrefix) {
-			keys = append(keys, k)
-		}
+	if s.Threads == nil {
+		doc.threadsUnknown = true
+	} else if *s.Threads == 0 {
+		// A stopped server keeps its entry in logging.statistics with no threads left (e.g.
+		// after an engine restart); it is no pool any more.
+		return false
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		var s server
-		if err := json.Unmarshal(doc[k], &s); err != nil {
-			err = fmt.Errorf("%s: %w", k, err)
-			var size struct{ Threads *float64 }
-			switch {
-			case json.Unmarshal(doc[k], &size) != nil || size.Threads == nil:
-				threadsUnknown = true
-				skipped = append(skipped, err)
-			case *size.Threads != 0:
-				// Still a candidate for the main server, so that the application's series
-				// are left out if it is the one.
-				candidates = append(candidates, candidate{threads: *size.Threads, err: err})
-			}
-			continue
-		}
-		if s.Threads == nil {
-			threadsUnknown = true
-		} else if *s.Threads == 0 {
-			// A stopped server keeps its entry in logging.statistics with no threads left
-			// (e.g. after an engine restart); it is no pool any more.
-			continue
-		}
-		p, err := serverPool(s)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", k, err)
-		}
-		threads := -1.0
-		if s.Threads != nil {
-			threads = *s.Threads
-		}
-		candidates = append(candidates, candidate{pool: p, threads: threads, err: err})
+	p, err := serverPool(s)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", key, err)
 	}
-	return candidates, threadsUnknown, skipped
+	threads := -1.0
+	if s.Threads != nil {
+		threads = *s.Threads
+	}
+	doc.candidates = append(doc.candidates, candidate{key: key, pool: p, threads: threads, err: err})
+	return true
 }
 
 // mainServer is the index of the candidate with the most threads (ties: lowest pool name),
@@ -207,36 +319,22 @@ func serverPool(s server) (exporter.Pool, error) {
 	return p, p.Validate()
 }
 
-// addAppStats adds the two series that come from tools.cpstats to the main server's pool.
-// Either both are valid or neither is added.
-func addAppStats(p *exporter.Pool, raw json.RawMessage) error {
+// readAppStats reads the two series that come from tools.cpstats: completed requests and the
+// age of the oldest one running. Either both are valid or err says why neither is.
+func readAppStats(raw json.RawMessage) (completed, oldest float64, err error) {
 	var a appStats
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return err
+		return 0, 0, err
 	}
 	if a.Enabled != nil && !*a.Enabled {
-		return errors.New("collection is paused (Enabled is false)")
+		return 0, 0, errors.New("collection is paused (Enabled is false)")
 	}
 	if a.TotalRequests == nil || a.CurrentRequests == nil {
-		return errors.New(`"Total Requests" or "Current Requests" is missing`)
+		return 0, 0, errors.New(`"Total Requests" or "Current Requests" is missing`)
 	}
 	total, current := *a.TotalRequests, *a.CurrentRequests
 	if current < 0 || total < current || math.IsInf(total, 0) {
-		return fmt.Errorf("%v current requests out of %v in total", current, total)
+		return 0, 0, fmt.Errorf("%v current requests out of %v in total", current, total)
 	}
-	oldest := 0.0
-	for id, r := range a.Requests {
-		// Only a request whose End Time is null is still running; a finished one keeps its
-		// record (and its final Processing Time) until its thread serves the next request.
-		if string(r.EndTime) != "null" {
-			continue
-		}
-		if r.ProcessingTime == nil || *r.ProcessingTime < 0 || math.IsInf(*r.ProcessingTime, 0) {
-			return fmt.Errorf("request of thread %s: bad \"Processing Time\"", id)
-		}
-		oldest = max(oldest, *r.ProcessingTime)
-	}
-	p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: total - current}
-	p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
-	return nil
+	return total - current, a.Requests.seconds, nil
 }
