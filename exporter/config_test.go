@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 var testSources = map[string]Source{"cherrypy": &fakeSource{}, "fake": &fakeSource{}}
@@ -132,5 +134,74 @@ func TestLoadConfigUsesTheSourcesTargetCheck(t *testing.T) {
 		if _, err := LoadConfig(path, sources); (err == nil) != ok {
 			t.Errorf("LoadConfig(%q) = %v, want ok %v", yml, err, ok)
 		}
+	}
+}
+
+func writeConfig(t *testing.T, yml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A file without modules would silently turn every probe into a 400: refused, with the reason.
+func TestLoadConfigRefusesNoModules(t *testing.T) {
+	for name, yml := range map[string]string{
+		"empty":        "",
+		"comment only": "# modules come later\n",
+		"no modules":   "modules:\n",
+		"empty map":    "modules: {}\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := LoadConfig(writeConfig(t, yml), testSources); err == nil || !strings.Contains(err.Error(), "no modules") {
+				t.Errorf("err = %v, want one saying there are no modules", err)
+			}
+		})
+	}
+}
+
+// As blackbox_exporter: whether the last reload worked, and when the last one did.
+func TestConfigStoreReloadMetrics(t *testing.T) {
+	path := writeConfig(t, "modules:\n  a:\n    source: fake\n    targets: [http://a/]\n")
+	before := float64(time.Now().Unix())
+	store, err := NewConfigStore(path, testSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := func() (ok, ts float64) {
+		t.Helper()
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(store)
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			switch mf.GetName() {
+			case "poolwatch_exporter_config_last_reload_successful":
+				ok = mf.Metric[0].GetGauge().GetValue()
+			case "poolwatch_exporter_config_last_reload_success_timestamp_seconds":
+				ts = mf.Metric[0].GetGauge().GetValue()
+			}
+		}
+		return ok, ts
+	}
+	ok, ts := metrics()
+	if ok != 1 || ts < before || ts > float64(time.Now().Unix()+1) {
+		t.Errorf("after the first load: successful %v, timestamp %v", ok, ts)
+	}
+	if err := os.WriteFile(path, []byte("# emptied by mistake\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Reload(); err == nil {
+		t.Fatal("an empty config was accepted on reload")
+	}
+	if _, found := store.Module("a"); !found {
+		t.Error("the failed reload dropped the working configuration")
+	}
+	if ok2, ts2 := metrics(); ok2 != 0 || ts2 != ts {
+		t.Errorf("after a failed reload: successful %v, timestamp %v (was %v)", ok2, ts2, ts)
 	}
 }

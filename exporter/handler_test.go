@@ -49,6 +49,13 @@ func probeServer(t *testing.T, patterns ...string) (exporterURL string, allowedT
 // probeExporter serves /probe with the modules of yml (the fake source) and returns its URL.
 func probeExporter(t *testing.T, yml string) string {
 	t.Helper()
+	u, _ := probeExporterStore(t, yml)
+	return u
+}
+
+// probeExporterStore is probeExporter that also returns the configuration.
+func probeExporterStore(t *testing.T, yml string) (string, *ConfigStore) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
@@ -59,7 +66,7 @@ func probeExporter(t *testing.T, yml string) string {
 	}
 	exp := httptest.NewServer(NewProbeHandler(store, discard()))
 	t.Cleanup(exp.Close)
-	return exp.URL
+	return exp.URL, store
 }
 
 func get(t *testing.T, u string, header ...string) (int, string) {
@@ -216,5 +223,40 @@ func TestRefusedProbeLogRedacted(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, probeURL("", "m", "http://u:s3cret@127.0.0.1:2/stats?token=s3cret"), nil))
 	if rec.Code != http.StatusForbidden || !strings.Contains(log.String(), "refused probe") || strings.Contains(log.String(), "s3cret") {
 		t.Errorf("status %d, log:\n%s", rec.Code, log.String())
+	}
+}
+
+// As node_exporter: OpenMetrics for a scraper that asks for it, on /probe and on /metrics.
+func TestOpenMetricsNegotiated(t *testing.T) {
+	exp, target := probeServer(t)
+	base := prometheus.NewRegistry()
+	base.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "own_metric"}))
+	metrics := httptest.NewServer(NewMetricsHandler(base, nil, discard()))
+	t.Cleanup(metrics.Close)
+	const accept = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+	for name, u := range map[string]string{
+		"probe":   probeURL(exp, "m", target+"/cpstats/data"),
+		"metrics": metrics.URL,
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Accept", accept)
+			resp, err := noKeepAlive().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/openmetrics-text") {
+				t.Errorf("Content-Type %q, want OpenMetrics", ct)
+			}
+			if !strings.HasSuffix(string(body), "# EOF\n") {
+				t.Errorf("no # EOF:\n%s", body)
+			}
+			// Without the header: the text format, as before.
+			if _, plain := get(t, u); strings.Contains(plain, "# EOF") {
+				t.Error("OpenMetrics without asking for it")
+			}
+		})
 	}
 }
