@@ -1,0 +1,85 @@
+package cherrypy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/exporter/cherrypytest"
+)
+
+// hostileRead reads page from a loopback server as the exporter does, and returns the pools,
+// the error, what was logged and the bytes allocated meanwhile.
+func hostileRead(t *testing.T, page []byte) ([]exporter.Pool, error, string, uint64) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write(page)
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var logs bytes.Buffer
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	pools, err := Source{}.Read(context.Background(), exporter.NewReader(client), srv.URL, slog.New(slog.NewTextHandler(&logs, nil)))
+	runtime.ReadMemStats(&after)
+	return pools, err, logs.String(), after.TotalAlloc - before.TotalAlloc
+}
+
+// A page of 100k servers (9.5 MB, under the body limit) is refused at the 51st server: the
+// read stops there, so it allocates a few hundred kilobytes rather than the page (and its
+// 400k series) many times over.
+func TestReadStopsAtThePoolLimit(t *testing.T) {
+	for _, kind := range []string{cherrypytest.ManyServers, cherrypytest.SameBindAddress, cherrypytest.WrongTypes} {
+		t.Run(kind, func(t *testing.T) {
+			page := cherrypytest.HostilePage(kind, 100_000)
+			if len(page) > exporter.MaxBodyBytes {
+				t.Fatalf("page of %d bytes is over the body limit", len(page))
+			}
+			pools, err, logs, allocated := hostileRead(t, page)
+			if !errors.Is(err, exporter.ErrTooManyPools) || len(pools) != 0 {
+				t.Errorf("err = %v with %d pools, want ErrTooManyPools", err, len(pools))
+			}
+			if logs != "" {
+				t.Errorf("the source logged the refused page itself (the collector says why, once):\n%.500s", logs)
+			}
+			// The client's buffers and the first entries: far below the page's size.
+			if allocated > 2<<20 {
+				t.Errorf("reading the %d-byte page allocated %d bytes", len(page), allocated)
+			}
+		})
+	}
+}
+
+// Under the limit, repeated problems of one read are one line with a count, and an error
+// about a page of bad servers names one of them, not all.
+func TestReadSummarisesBadEntries(t *testing.T) {
+	const n = 40
+	_, err, logs, _ := hostileRead(t, cherrypytest.HostilePage(cherrypytest.WrongTypes, n))
+	if err == nil || !strings.Contains(err.Error(), "40 left out") || len(err.Error()) > 500 {
+		t.Errorf("err (%d bytes) = %.600v", len(err.Error()), err)
+	}
+	if logs != "" {
+		t.Errorf("logged %s", logs)
+	}
+
+	page := mutate(t, func(doc, _, _ map[string]any) {
+		for i := range n {
+			doc[serverKeyPrefix+"x"+itoa(i)] = map[string]any{"Bind Address": "<bad>", "Threads": 2.0, "Threads Idle": 2.0, "Queue": 0.0}
+		}
+	})
+	pools, err, logs, _ := hostileRead(t, page)
+	if err != nil || len(pools) == 0 {
+		t.Fatalf("err %v, %d pools", err, len(pools))
+	}
+	if lines := strings.Count(logs, "\n"); lines != 1 || !strings.Contains(logs, "count=") {
+		t.Errorf("want one warning with a count, got %d lines:\n%s", lines, logs)
+	}
+}
