@@ -83,3 +83,19 @@ func TestReadSummarisesBadEntries(t *testing.T) {
 		t.Errorf("want one warning with a count, got %d lines:\n%s", lines, logs)
 	}
 }
+
+// A valid page that is huge (100k requests in the application's dict) is read to its end one
+// request at a time: the oldest running request is found without a map of them all.
+func TestReadHugeValidPage(t *testing.T) {
+	page := cherrypytest.HostilePage(cherrypytest.ManyRequests, 100_000)
+	if len(page) > exporter.MaxBodyBytes {
+		t.Fatalf("page of %d bytes is over the body limit", len(page))
+	}
+	pools, err, logs, _ := hostileRead(t, page)
+	if err != nil || len(pools) != 1 || logs != "" {
+		t.Fatalf("err %v, %d pools, log %s", err, len(pools), logs)
+	}
+	if got := pools[0].OldestRunningTaskAgeSeconds; got == nil || *got != 99.5 {
+		t.Errorf("oldest running = %v, want 99.5", got)
+	}
+}

@@ -36,57 +36,6 @@ type server struct {
 	WorkTime *float64 `json:"Work Time"`
 }
 
-// appStats is the part of "CherryPy Applications" the contract uses.
-type appStats struct {
-	// Enabled is false while collection is paused from the stats page: the counts then
-	// freeze while the pool keeps working, so they are left out.
-	Enabled         *bool    `json:"Enabled"`
-	TotalRequests   *float64 `json:"Total Requests"`
-	CurrentRequests *float64 `json:"Current Requests"`
-	// Requests holds the last request of every thread that ran one, in progress or not.
-	Requests oldestRequest `json:"Requests"`
-}
-
-// oldestRequest decodes the "Requests" dict one request at a time into the one figure the
-// contract uses, the processing time of the oldest request still running, so that a page
-// with a huge dict costs no map of it.
-type oldestRequest struct {
-	seconds float64
-}
-
-func (o *oldestRequest) UnmarshalJSON(data []byte) error {
-	if string(data) == "null" {
-		return nil // as for a map: no request recorded
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return errors.New(`"Requests" is not a dict`)
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		var r struct {
-			EndTime        json.RawMessage `json:"End Time"`
-			ProcessingTime *float64        `json:"Processing Time"`
-		}
-		if err := dec.Decode(&r); err != nil {
-			return fmt.Errorf("request of thread %v: %w", tok, err)
-		}
-		// Only a request whose End Time is null is still running; a finished one keeps
-		// its record (and its final Processing Time) until its thread serves the next one.
-		if string(r.EndTime) != "null" {
-			continue
-		}
-		if r.ProcessingTime == nil || *r.ProcessingTime < 0 || math.IsInf(*r.ProcessingTime, 0) {
-			return fmt.Errorf("request of thread %v: bad \"Processing Time\"", tok)
-		}
-		o.seconds = max(o.seconds, *r.ProcessingTime)
-	}
-	return nil
-}
-
 // Parse is [Decode] of a whole document in memory, with the default pool limit.
 func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 	return Decode(bytes.NewReader(data), exporter.DefaultMaxPools)
@@ -178,47 +127,69 @@ type document struct {
 }
 
 func decodeDocument(dec *json.Decoder, maxPools int) (*document, error) {
-	malformed := func(err error) error { return fmt.Errorf("malformed cpstats JSON: %w", err) }
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, malformed(err)
-	}
-	if tok != json.Delim('{') {
-		return nil, malformed(fmt.Errorf("want an object, got %v", tok))
-	}
+	w := walker{dec}
 	doc := &document{}
 	servers := 0
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, malformed(err)
-		}
-		key, _ := tok.(string)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, malformed(err)
-		}
+	err := w.object(func(key string) error {
 		switch {
 		case strings.HasPrefix(key, serverKeyPrefix):
 			doc.sawServer = true
-			if doc.addServer(key, raw) {
+			s, err := readServer(w)
+			if err != nil && !isTypeError(err) {
+				return err
+			}
+			if doc.addServer(key, s, err) {
 				servers++
 			}
 			if servers > maxPools {
-				return nil, fmt.Errorf("%w: more than max_pools %d cheroot servers in cpstats", exporter.ErrTooManyPools, maxPools)
+				return fmt.Errorf("%w: more than max_pools %d cheroot servers in cpstats", exporter.ErrTooManyPools, maxPools)
 			}
 		case key == appKey:
 			doc.sawApp = true
-			doc.completed, doc.oldest, doc.appErr = readAppStats(raw)
+			completed, oldest, appErr, err := readAppStats(w)
+			if err != nil {
+				return err
+			}
+			doc.completed, doc.oldest, doc.appErr = completed, oldest, appErr
+		default:
+			return w.skip()
 		}
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, malformed(err)
+		return nil
+	})
+	switch {
+	case errors.Is(err, exporter.ErrTooManyPools):
+		return nil, err
+	case isTypeError(err): // the document is no object
+		return nil, fmt.Errorf("malformed cpstats JSON: %w", err)
+	case err != nil:
+		return nil, fmt.Errorf("malformed cpstats JSON: %w", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, malformed(errors.New("data after the top-level object"))
+		return nil, errors.New("malformed cpstats JSON: data after the top-level object")
 	}
 	return doc, nil
+}
+
+// readServer reads a server entry's fields. A typeError means some field (or the entry) has
+// the wrong type; the fields read are returned all the same, so that its size may be known.
+func readServer(w walker) (server, error) {
+	var s server
+	err := w.object(func(key string) error {
+		switch key {
+		case "Bind Address":
+			return w.text(key, &s.BindAddress)
+		case "Threads":
+			return w.number(key, &s.Threads)
+		case "Threads Idle":
+			return w.number(key, &s.ThreadsIdle)
+		case "Queue":
+			return w.number(key, &s.Queue)
+		case "Work Time":
+			return w.number(key, &s.WorkTime)
+		}
+		return w.skip()
+	})
+	return s, err
 }
 
 // candidate is one running cheroot server: its pool, or why it cannot be one.
@@ -229,23 +200,22 @@ type candidate struct {
 	err     error
 }
 
-// addServer maps one server entry and reports whether it counts against the pool limit: a
-// running server, or one whose size is unreadable. threadsUnknown is set when some server's
-// size cannot be read, so that which one is the main server is unknown too.
-func (doc *document) addServer(key string, raw json.RawMessage) bool {
-	var s server
-	if err := json.Unmarshal(raw, &s); err != nil {
-		err = fmt.Errorf("%s: %w", key, err)
-		var size struct{ Threads *float64 }
+// addServer adds one server entry (typeErr: why it could not be read whole) and reports
+// whether it counts against the pool limit: a running server, or one whose size is
+// unreadable. threadsUnknown is set when some server's size cannot be read, so that which one
+// is the main server is unknown too.
+func (doc *document) addServer(key string, s server, typeErr error) bool {
+	if typeErr != nil {
+		err := fmt.Errorf("%s: %w", key, typeErr)
 		switch {
-		case json.Unmarshal(raw, &size) != nil || size.Threads == nil:
+		case s.Threads == nil:
 			doc.threadsUnknown = true
 			doc.skipped = append(doc.skipped, err)
 			return true
-		case *size.Threads != 0:
+		case *s.Threads != 0:
 			// Still a candidate for the main server, so that the application's series are
 			// left out if it is the one.
-			doc.candidates = append(doc.candidates, candidate{key: key, threads: *size.Threads, err: err})
+			doc.candidates = append(doc.candidates, candidate{key: key, threads: *s.Threads, err: err})
 			return true
 		}
 		return false
@@ -320,21 +290,77 @@ func serverPool(s server) (exporter.Pool, error) {
 }
 
 // readAppStats reads the two series that come from tools.cpstats: completed requests and the
-// age of the oldest one running. Either both are valid or err says why neither is.
-func readAppStats(raw json.RawMessage) (completed, oldest float64, err error) {
-	var a appStats
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return 0, 0, err
+// age of the oldest request running. Either both are valid or appErr says why neither is; err
+// is a fatal error of the document. The
+// "Requests" dict (the last request of every thread that ran one) is read one request at a
+// time: a huge one costs no map of it.
+func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
+	var (
+		enabled        *bool
+		total, current *float64
+		requestErr     error
+	)
+	err = w.object(func(key string) error {
+		switch key {
+		case "Enabled":
+			return w.boolean(key, &enabled)
+		case "Total Requests":
+			return w.number(key, &total)
+		case "Current Requests":
+			return w.number(key, &current)
+		case "Requests":
+			return w.object(func(thread string) error {
+				var (
+					running bool
+					seconds *float64
+				)
+				err := w.object(func(key string) error {
+					switch key {
+					case "End Time":
+						// Only a request whose End Time is null is still running; a finished one
+						// keeps its record (and final Processing Time) until its thread's next.
+						tok, err := w.token()
+						if err != nil {
+							return err
+						}
+						running = tok == nil
+						return w.rest(tok)
+					case "Processing Time":
+						return w.number(key, &seconds)
+					}
+					return w.skip()
+				})
+				if err != nil {
+					return err
+				}
+				if !running {
+					return nil
+				}
+				if seconds == nil || *seconds < 0 || math.IsInf(*seconds, 0) {
+					if requestErr == nil {
+						requestErr = fmt.Errorf("request of thread %s: bad \"Processing Time\"", exporter.Truncate(thread, 64))
+					}
+					return nil
+				}
+				oldest = max(oldest, *seconds)
+				return nil
+			})
+		}
+		return w.skip()
+	})
+	switch {
+	case err != nil && !isTypeError(err):
+		return 0, 0, nil, err
+	case err != nil:
+		return 0, 0, err, nil
+	case enabled != nil && !*enabled:
+		return 0, 0, errors.New("collection is paused (Enabled is false)"), nil
+	case total == nil || current == nil:
+		return 0, 0, errors.New(`"Total Requests" or "Current Requests" is missing`), nil
+	case *current < 0 || *total < *current || math.IsInf(*total, 0):
+		return 0, 0, fmt.Errorf("%v current requests out of %v in total", *current, *total), nil
+	case requestErr != nil:
+		return 0, 0, requestErr, nil
 	}
-	if a.Enabled != nil && !*a.Enabled {
-		return 0, 0, errors.New("collection is paused (Enabled is false)")
-	}
-	if a.TotalRequests == nil || a.CurrentRequests == nil {
-		return 0, 0, errors.New(`"Total Requests" or "Current Requests" is missing`)
-	}
-	total, current := *a.TotalRequests, *a.CurrentRequests
-	if current < 0 || total < current || math.IsInf(total, 0) {
-		return 0, 0, fmt.Errorf("%v current requests out of %v in total", current, total)
-	}
-	return total - current, a.Requests.seconds, nil
+	return *total - *current, oldest, nil, nil
 }

@@ -14,6 +14,9 @@ const (
 	SameBindAddress = "same-bind-address"
 	// WrongTypes has n servers whose every field has the wrong type.
 	WrongTypes = "wrong-types"
+	// ManyRequests is a valid page of one server whose application reports n requests: a
+	// page the exporter must read to its end, since nothing in it is over a limit.
+	ManyRequests = "many-requests"
 )
 
 // HostilePage returns a cpstats document of kind with n server entries. At n = 100000 it is
@@ -22,6 +25,18 @@ func HostilePage(kind string, n int) []byte {
 	var b bytes.Buffer
 	b.Grow(n * 100)
 	b.WriteByte('{')
+	if kind == ManyRequests {
+		b.WriteString(`"Cheroot HTTPServer 1":{"Bind Address":"('127.0.0.1', 8080)","Threads":4,"Threads Idle":0,"Queue":0,"Work Time":1.5},` +
+			`"CherryPy Applications":{"Enabled":true,"Total Requests":9,"Current Requests":4,"Requests":{`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"%d":{"End Time":null,"Processing Time":%d.5,"Request-Line":"GET /slow?seconds=600 HTTP/1.1"}`, i, i%100)
+		}
+		b.WriteString("}}}")
+		return b.Bytes()
+	}
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
