@@ -297,4 +297,37 @@ local util = import '../lib/util.libsonnet';
       ]),
     }],
   },
+} + {
+  // The exporter's own health, apart from the pool alerts above. Its knobs are _config fields
+  // like every other, overridden the same way; they default here so that this group stays
+  // in one place.
+  _config+:: {
+    // Selects poolwatch_exporter's own /metrics job.
+    exporterSelector: 'job!=""',
+    // A failed reload of --config.file (warning) for this long: the exporter keeps probing
+    // with the configuration it loaded last, so an edit that never took effect is found.
+    exporterReloadFailedFor: '5m',
+  },
+
+  prometheusAlerts+:: {
+    local c = $._config,
+    groups+: [{
+      name: 'poolwatch.exporter',
+      rules: [
+        {
+          alert: 'PoolwatchExporterConfigReloadFailed',
+          expr: |||
+            poolwatch_exporter_config_last_reload_successful{%(exporterSelector)s} == 0
+          ||| % c,
+          'for': c.exporterReloadFailedFor,
+          labels: { severity: c.severityWarning },
+          annotations: {
+            summary: 'poolwatch_exporter could not reload its configuration.',
+            description: 'poolwatch_exporter on {{ $labels.instance }} (job {{ $labels.job }}) failed to load its --config.file at the last reload (poolwatch_exporter_config_last_reload_successful is {{ $value }}) for %(exporterReloadFailedFor)s; it keeps probing with the configuration it loaded last. Its log says why.' % c,
+            runbook_url: util.runbookURL(c.runbookURLPattern, 'PoolwatchExporterConfigReloadFailed'),
+          },
+        },
+      ],
+    }],
+  },
 }
