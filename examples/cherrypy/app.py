@@ -20,8 +20,10 @@ CLI (kept stable: poolwatch's tests run exactly this)::
 Endpoints on the main server: ``/`` (answers at once) and ``/slow?seconds=X`` (answers after
 X seconds, or as soon as the process is asked to stop). Stats: ``http://HOST:S/cpstats/data``,
 only on the stats port (the application answers 404 there, and /cpstats 404 on the main port).
-Optional: ``--stats-threads`` (default 2) and ``--extra-bind HOST:PORT|PATH`` (repeatable: the
-application on one more 2-thread server, a path being a unix socket).
+Optional: ``--stats-threads`` (default 2), ``--keep-alive-limit`` (default 0: no idle
+keep-alive connection on the main server, so that cheroot's Queue counts waiting requests only)
+and ``--extra-bind HOST:PORT|PATH`` (repeatable: the application on one more 2-thread server, a
+path being a unix socket).
 The process exits cleanly on SIGTERM or SIGINT.
 """
 
@@ -102,6 +104,9 @@ def main():
                         help='thread pool size of the main server')
     parser.add_argument('--stats-threads', type=int, default=2,
                         help='thread pool size of the stats server')
+    parser.add_argument('--keep-alive-limit', type=int, default=0,
+                        help='most idle keep-alive connections the main server keeps '
+                             '(cheroot\'s keep_alive_conn_limit; cheroot\'s default is 10)')
     parser.add_argument('--extra-bind', action='append', default=[],
                         metavar='HOST:PORT|PATH',
                         help='serve the application on one more server with 2 threads '
@@ -124,6 +129,16 @@ def main():
         'log.access_file': '',
         'log.error_file': '',
     })
+    # No idle keep-alive connections on the main server. cheroot hands a kept-alive
+    # connection whose client hangs up to its queue like a new request, so while every thread
+    # is busy each such hang-up counts in Queue (workerpool_queued_tasks) as waiting work that
+    # does not exist: measured, 8 kept-alive clients hanging up during exhaustion made Queue
+    # read 8 with nothing waiting (exporter/cherrypy/keepalive_test.go). With no connection
+    # kept alive, Queue is the waiting requests only, at the cost of one TCP connection per
+    # request. cheroot's keep_alive_conn_limit is no CherryPy config key: the server object
+    # is made here rather than at engine start so that it can be set; Server.start uses it.
+    cherrypy.server.httpserver, _ = cherrypy.server.httpserver_from_self()
+    cherrypy.server.httpserver.keep_alive_conn_limit = args.keep_alive_limit
     # Every server serves the whole tree. The two tools keep the application off the stats
     # server (so that load cannot take its threads) and the stats page off the application's
     # servers (so that nobody scrapes it where exhaustion would hide it).
