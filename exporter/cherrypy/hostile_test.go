@@ -16,8 +16,8 @@ import (
 )
 
 // hostileRead reads page from a loopback server as the exporter does, and returns the pools,
-// the error, what was logged and the bytes allocated meanwhile.
-func hostileRead(t *testing.T, page []byte) ([]exporter.Pool, error, string, uint64) {
+// what was logged, the bytes allocated meanwhile and the error.
+func hostileRead(t *testing.T, page []byte) ([]exporter.Pool, string, uint64, error) {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Write(page)
@@ -30,7 +30,7 @@ func hostileRead(t *testing.T, page []byte) ([]exporter.Pool, error, string, uin
 	runtime.ReadMemStats(&before)
 	pools, err := Source{}.Read(context.Background(), exporter.NewReader(client), srv.URL, slog.New(slog.NewTextHandler(&logs, nil)))
 	runtime.ReadMemStats(&after)
-	return pools, err, logs.String(), after.TotalAlloc - before.TotalAlloc
+	return pools, logs.String(), after.TotalAlloc - before.TotalAlloc, err
 }
 
 // A page of 100k servers (9.5 MB, under the body limit) is refused at the 51st server: the
@@ -43,7 +43,7 @@ func TestReadStopsAtThePoolLimit(t *testing.T) {
 			if len(page) > exporter.MaxBodyBytes {
 				t.Fatalf("page of %d bytes is over the body limit", len(page))
 			}
-			pools, err, logs, allocated := hostileRead(t, page)
+			pools, logs, allocated, err := hostileRead(t, page)
 			if !errors.Is(err, exporter.ErrTooManyPools) || len(pools) != 0 {
 				t.Errorf("err = %v with %d pools, want ErrTooManyPools", err, len(pools))
 			}
@@ -62,7 +62,7 @@ func TestReadStopsAtThePoolLimit(t *testing.T) {
 // about a page of bad servers names one of them, not all.
 func TestReadSummarisesBadEntries(t *testing.T) {
 	const n = 40
-	_, err, logs, _ := hostileRead(t, cherrypytest.HostilePage(cherrypytest.WrongTypes, n))
+	_, logs, _, err := hostileRead(t, cherrypytest.HostilePage(cherrypytest.WrongTypes, n))
 	if err == nil || !strings.Contains(err.Error(), "40 left out") || len(err.Error()) > 500 {
 		t.Errorf("err (%d bytes) = %.600v", len(err.Error()), err)
 	}
@@ -75,7 +75,7 @@ func TestReadSummarisesBadEntries(t *testing.T) {
 			doc[serverKeyPrefix+"x"+itoa(i)] = map[string]any{"Bind Address": "<bad>", "Threads": 2.0, "Threads Idle": 2.0, "Queue": 0.0}
 		}
 	})
-	pools, err, logs, _ := hostileRead(t, page)
+	pools, logs, _, err := hostileRead(t, page)
 	if err != nil || len(pools) == 0 {
 		t.Fatalf("err %v, %d pools", err, len(pools))
 	}
@@ -91,7 +91,7 @@ func TestReadHugeValidPage(t *testing.T) {
 	if len(page) > exporter.MaxBodyBytes {
 		t.Fatalf("page of %d bytes is over the body limit", len(page))
 	}
-	pools, err, logs, _ := hostileRead(t, page)
+	pools, logs, _, err := hostileRead(t, page)
 	if err != nil || len(pools) != 1 || logs != "" {
 		t.Fatalf("err %v, %d pools, log %s", err, len(pools), logs)
 	}
