@@ -70,6 +70,9 @@ func queuedAfterHangUps(t *testing.T, extra ...string) (before, after float64, k
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// A thread still closing a connection of the requests above counts as busy: let the
+	// slow requests settle on every thread first.
+	time.Sleep(500 * time.Millisecond)
 	before = mainPool(t, app).QueuedTasks
 	for _, c := range conns {
 		c.Close()
@@ -96,15 +99,12 @@ func TestKeepAliveHangUpsCountInQueue(t *testing.T) {
 			before, after, kept := queuedAfterHangUps(t, tc.args...)
 			t.Logf("%s: %d connections kept alive; Queue %v with every thread busy, %v after their clients hung up",
 				tc.name, kept, before, after)
-			if before != 0 {
-				t.Errorf("Queue %v before any hang-up", before)
+			// Every hung-up connection adds one (a run under load showed one more).
+			if phantoms := after - before; tc.phantom && (kept == 0 || phantoms < float64(kept)) {
+				t.Errorf("want the %d hung-up keep-alive connections in Queue, got %v more", kept, phantoms)
 			}
-			// At least every hung-up connection (a run under load showed one more).
-			if tc.phantom && (kept == 0 || after < float64(kept)) {
-				t.Errorf("want the %d hung-up keep-alive connections in Queue, got %v", kept, after)
-			}
-			if !tc.phantom && (kept != 0 || after != 0) {
-				t.Errorf("%d connections kept alive and Queue %v, want none", kept, after)
+			if !tc.phantom && (kept != 0 || after != before) {
+				t.Errorf("%d connections kept alive and Queue from %v to %v, want none", kept, before, after)
 			}
 		})
 	}
