@@ -3,11 +3,15 @@
 // metric contract (shared/CONTRACT.md), as const metrics built at scrape time.
 //
 // A kind of server (CherryPy, and later PHP-FPM, uWSGI, ...) is one [Source]: a small type
-// that fetches and parses one target and returns a [Pool] per worker pool. Everything else is
+// that reads and parses one target and returns a [Pool] per worker pool. Everything else is
 // shared: the contract's descriptors, the validation that keeps nonsense out of the series,
-// poolwatch_up and poolwatch_scrape_duration_seconds, the body size cap, the scrape timeout
-// derived from Prometheus' X-Prometheus-Scrape-Timeout-Seconds header, the single-target
-// /metrics handler and the blackbox-style multi-target /probe handler with its allow-list.
+// poolwatch_up and poolwatch_scrape_duration_seconds, the scrape timeout derived from
+// Prometheus' X-Prometheus-Scrape-Timeout-Seconds header, the single-target /metrics handler
+// and the blackbox-style multi-target /probe handler with its allow-list, and one fetch policy
+// for every read in both: a [Reader] per [Module] that follows redirects only to allowed
+// targets, caps the body, closes its connection after each read (keep_alive opts out), and
+// whose concurrent reads of one target are coalesced into one; limits on the pools and series
+// of one read; log values truncated ([BoundedLogger]).
 //
 // Adding a source is one package with one type:
 //
@@ -15,8 +19,8 @@
 //
 //	func (Source) Name() string { return "phpfpm" }
 //
-//	func (Source) Read(ctx context.Context, client *http.Client, target string, logger *slog.Logger) ([]exporter.Pool, error) {
-//		body, err := exporter.Fetch(ctx, client, target, exporter.MaxBodyBytes)
+//	func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+//		body, err := r.Get(ctx, target) // or exporter.Open to decode as it arrives, or r.Dial
 //		if err != nil {
 //			return nil, err
 //		}
@@ -24,5 +28,5 @@
 //	}
 //
 // and one line in the table of sources that cmd/poolwatch_exporter passes to [LoadConfig] and
-// [NewProbeHandler].
+// [NewModule]. A source whose targets are not http(s) URLs implements [TargetChecker].
 package exporter
