@@ -43,9 +43,10 @@ type Module struct {
 	TargetPatterns []string `yaml:"target_patterns,omitempty"`
 	// HTTPClientConfig configures TLS, authentication and proxies towards the targets.
 	HTTPClientConfig config.HTTPClientConfig `yaml:"http_client_config,omitempty"`
-	// KeepAlive keeps the connection to a target open between reads. Off by default: an
-	// idle keep-alive connection can hold one of the few threads of a stats server (cheroot
-	// serves a kept-alive connection on a worker thread), so each read closes its own.
+	// KeepAlive keeps the connection to a target open between reads. Off by default, so
+	// that a small stats server holds no idle connection of the exporter: cheroot keeps up
+	// to 10 of them and queues each one its client closes as if it carried a request, which
+	// then takes one of the stats server's few threads to find it closed.
 	KeepAlive bool `yaml:"keep_alive,omitempty"`
 	// MaxPools and MaxSeries bound what one target may report (defaults DefaultMaxPools
 	// and DefaultMaxSeries); past either, the target reads poolwatch_up 0.
