@@ -127,7 +127,10 @@ func TestHugePagesBoundedOutputAndMemory(t *testing.T) {
 	const n, scrapers = 100_000, 10
 	srv := hostileTargets(t)
 	exp := startExporter(t, "--config.file="+hostileConfig(t, srv))
+	// Reading ten 9.5 MB pages to their end takes a few CPU-seconds each: room for a busy
+	// machine, within the module's 60 s timeout.
 	client := httpClient(nil)
+	client.Timeout = 90 * time.Second
 	for _, tc := range []struct {
 		kind string
 		up   float64
