@@ -205,3 +205,34 @@ func TestConfigStoreReloadMetrics(t *testing.T) {
 		t.Errorf("after a failed reload: successful %v, timestamp %v (was %v)", ok2, ts2, ts)
 	}
 }
+
+// tcpSource reads tcp:// targets: it says so with TargetChecker.
+type tcpSource struct{ *fakeSource }
+
+func (tcpSource) CheckTarget(target string) error {
+	if !strings.HasPrefix(target, "tcp://") {
+		return errors.New("want tcp://host:port")
+	}
+	return nil
+}
+
+// Each source decides which targets it reads: http(s) URLs unless it implements
+// TargetChecker, in the configuration and in the single-target mode alike.
+func TestTargetCheckIsPerSource(t *testing.T) {
+	sources := map[string]Source{"fake": &fakeSource{}, "tcp": tcpSource{&fakeSource{}}}
+	for yml, ok := range map[string]bool{
+		"modules:\n  m:\n    source: tcp\n    targets: ['tcp://127.0.0.1:1717']\n":   true,
+		"modules:\n  m:\n    source: tcp\n    targets: ['http://127.0.0.1:1717/']\n": false,
+		"modules:\n  m:\n    source: fake\n    targets: ['tcp://127.0.0.1:1717']\n":  false,
+	} {
+		if _, err := LoadConfig(writeConfig(t, yml), sources); (err == nil) != ok {
+			t.Errorf("%s: err = %v, want ok %v", yml, err, ok)
+		}
+	}
+	if _, err := NewModule(tcpSource{&fakeSource{}}, "tcp://127.0.0.1:1717", time.Second); err != nil {
+		t.Errorf("single target: %v", err)
+	}
+	if _, err := NewModule(&fakeSource{}, "unix:///run/x.sock", time.Second); err == nil {
+		t.Error("an http source accepted a unix:// target")
+	}
+}
