@@ -92,3 +92,12 @@ func boundAttr(a slog.Attr) slog.Attr {
 	}
 	return a
 }
+
+// WarnSkipped logs what a source left out of one read in one line: how many entries, and the
+// first reason. A page with thousands of bad entries must not write thousands of lines.
+func WarnSkipped(logger *slog.Logger, msg string, skipped []error) {
+	if len(skipped) == 0 {
+		return
+	}
+	logger.Warn(msg, "count", len(skipped), "first_err", skipped[0])
+}

@@ -37,8 +37,6 @@ func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger
 	if err != nil {
 		return nil, err
 	}
-	if len(skipped) > 0 {
-		logger.Warn("leaving out part of the cpstats data", "count", len(skipped), "first_err", skipped[0])
-	}
+	exporter.WarnSkipped(logger, "leaving out part of the cpstats data", skipped)
 	return pools, nil
 }

@@ -56,9 +56,7 @@ func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range skipped {
-		logger.Warn("leaving out a Puma worker", "err", s)
-	}
+	exporter.WarnSkipped(logger, "leaving out Puma workers", skipped)
 	return pools, nil
 }
 

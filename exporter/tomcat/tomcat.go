@@ -53,9 +53,7 @@ func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range skipped {
-		logger.Warn("leaving out part of the Tomcat status", "err", s)
-	}
+	exporter.WarnSkipped(logger, "leaving out part of the Tomcat status", skipped)
 	return pools, nil
 }
 
