@@ -26,8 +26,11 @@ type Limiter struct {
 	retryAfter string
 
 	// The slots and the waiting line, under their own lock; the numbers are the Tracker's.
-	mu         sync.Mutex
-	running    int // slots taken, at most tr.max
+	mu      sync.Mutex
+	running int // slots taken, at most tr.max
+	// freedAt is the latest time a finishing request freed a slot (clock nanoseconds): a
+	// request that takes a slot starts no earlier, even if it read the clock before the lock.
+	freedAt    int64
 	waiting    int
 	head, tail *waiter
 }
@@ -88,8 +91,11 @@ func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 	l.mu.Lock()
 	if l.running < t.max && l.head == nil {
 		l.running++
+		// now was read before the lock: a slot freed in between was busy until then, and
+		// starting earlier would count it busy twice (busy and saturated seconds past the clock).
+		start := max(now, l.freedAt)
 		l.mu.Unlock()
-		t.start(k, now)
+		t.start(k, start)
 		return k, true
 	}
 	if l.maxQueued >= 0 && l.waiting >= l.maxQueued {
@@ -159,6 +165,7 @@ func (l *Limiter) release(k Ticket, o Outcome) {
 	if w == nil {
 		t.finish(k, o, now)
 		l.running--
+		l.freedAt = max(l.freedAt, now)
 		return
 	}
 	l.unlinkLocked(w)

@@ -39,6 +39,11 @@ type Pool struct {
 	closed     bool
 	room       chan struct{} // closed when the queue loses a task; made only when a Submit waits
 	exited     chan struct{} // closed when the last worker returns
+
+	// idleAt is the latest time a worker went idle, having finished its task (clock
+	// nanoseconds): a task handed to an idle worker starts no earlier, even if its Submit
+	// read the clock before the lock.
+	idleAt int64
 }
 
 // task is one queued or running task: a node of the queue's doubly linked list, so that a
@@ -143,6 +148,10 @@ func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task) error 
 			w := p.idle[len(p.idle)-1]
 			p.idle = p.idle[:len(p.idle)-1]
 			t := p.nodeLocked(fn, taskCtx, k)
+			// start was read before the lock: if a worker went idle in between, the task did
+			// not start before that, or the worker would count busy twice for that time
+			// (busy and saturated seconds past what the clock allows, the wait lost).
+			start = max(start, p.idleAt)
 			p.mu.Unlock()
 			p.tr.start(k, start)
 			w.wake <- t
@@ -330,6 +339,7 @@ func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 		return t
 	}
 	if !p.closed {
+		p.idleAt = max(p.idleAt, now)
 		p.idle = append(p.idle, w)
 		// An idle worker is room, and with WithQueueSize(0) the only room there is.
 		p.wakeSubmittersLocked()
