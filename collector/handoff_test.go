@@ -1,9 +1,14 @@
 package collector
 
 import (
+	"context"
+	"errors"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -136,5 +141,85 @@ func TestLimiterFreedSlotStartsAfterItsLastRequest(t *testing.T) {
 	close(g.release)
 	if code := <-served; code != http.StatusOK {
 		t.Fatalf("b: %d", code)
+	}
+}
+
+// TestPoolShutdownMidFlightUnderLoad: submitters of every kind (TrySubmit, Submit with a wait
+// that gets canceled, SubmitWithContext with a deadline) and tasks of every end (success,
+// error, panic, runtime.Goexit, sleeping) keep coming while scrapes run, and Shutdown gives up
+// midway (its context ends almost at once), with no queue and with a small one. Every scrape
+// keeps the invariants exactly and stays within the elapsed time; nothing is lost.
+func TestPoolShutdownMidFlightUnderLoad(t *testing.T) {
+	for _, q := range []int{0, 2} {
+		begin := time.Now()
+		p := NewPool("midflight", 3, WithQueueSize(q), WithPanicHandler(func(any) {}))
+		var submitters sync.WaitGroup
+		var stop atomic.Bool
+		var calls atomic.Int64
+		for g := range 8 {
+			submitters.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(g), 9))
+				for !stop.Load() {
+					kind := rng.IntN(12)
+					task := func(context.Context) error {
+						switch {
+						case kind == 0:
+							panic("midflight")
+						case kind == 1:
+							runtime.Goexit()
+						case kind < 4:
+							return errors.New("failed")
+						case kind < 6:
+							time.Sleep(100 * time.Microsecond)
+						}
+						return nil
+					}
+					calls.Add(1)
+					switch rng.IntN(4) {
+					case 0:
+						_ = p.TrySubmit(task)
+					case 1:
+						ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(300))*time.Microsecond)
+						_ = p.SubmitWithContext(ctx, ctx, task)
+						cancel()
+					case 2:
+						ctx, cancel := context.WithCancel(context.Background())
+						timer := time.AfterFunc(time.Duration(rng.IntN(200))*time.Microsecond, cancel)
+						_ = p.Submit(ctx, task)
+						timer.Stop()
+						cancel()
+					default:
+						_ = p.Submit(context.Background(), task)
+					}
+				}
+			})
+		}
+		var prev scrape
+		for i := range 60 {
+			if i == 40 {
+				ctx, cancel := context.WithTimeout(context.Background(), 200*time.Microsecond)
+				_ = p.Shutdown(ctx)
+				cancel()
+			}
+			time.Sleep(time.Millisecond)
+			s := gather(t, p)
+			checkInvariants(t, s, prev, false)
+			checkWithinElapsed(t, s, time.Since(begin).Seconds())
+			prev = s
+		}
+		stop.Store(true)
+		submitters.Wait()
+		shutdown(t, p)
+		s := gather(t, p)
+		checkInvariants(t, s, prev, true)
+		checkWithinElapsed(t, s, time.Since(begin).Seconds())
+		if got := s.value(t, contract.TasksSubmittedTotal); got != float64(calls.Load()) {
+			t.Errorf("queue %d: submitted %v, want the %d calls", q, got, calls.Load())
+		}
+		for _, name := range []string{contract.BusyWorkers, contract.QueuedTasks, contract.Workers} {
+			if got := s.value(t, name); got != 0 {
+				t.Errorf("queue %d: %s = %v after Shutdown, want 0", q, name, got)
+			}
+		}
 	}
 }

@@ -156,6 +156,7 @@ func TestLimiterOutcomes(t *testing.T) {
 // TestLimiterInvariantsUnderLoad: many clients against few slots, scraped all along. Each
 // request is served by the handler directly (no sockets), which keeps the load heavy.
 func TestLimiterInvariantsUnderLoad(t *testing.T) {
+	begin := time.Now()
 	l := NewLimiter("stress", 3, WithQueueSize(5), WithMaxWait(2*time.Millisecond))
 	h := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(300 * time.Microsecond)
@@ -189,6 +190,7 @@ func TestLimiterInvariantsUnderLoad(t *testing.T) {
 		}
 		s := gather(t, l)
 		checkInvariants(t, s, prev, false)
+		checkWithinElapsed(t, s, time.Since(begin).Seconds())
 		prev = s
 	}
 	s := gather(t, l)

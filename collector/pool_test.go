@@ -277,6 +277,7 @@ func TestPoolShutdownDrainsEverything(t *testing.T) {
 // TestPoolInvariantsUnderLoad scrapes continuously while goroutines submit tasks that
 // succeed, fail, panic, sleep, time out and get canceled, through both submit calls.
 func TestPoolInvariantsUnderLoad(t *testing.T) {
+	begin := time.Now()
 	p := NewPool("stress", 4, WithQueueSize(16), WithPanicHandler(func(any) {}))
 	var submitters sync.WaitGroup
 	for g := range 16 {
@@ -338,6 +339,7 @@ func TestPoolInvariantsUnderLoad(t *testing.T) {
 		}
 		s := gather(t, p)
 		checkInvariants(t, s, prev, false)
+		checkWithinElapsed(t, s, time.Since(begin).Seconds())
 		prev = s
 		scrapes++
 	}
