@@ -31,6 +31,17 @@
     predictWindow: '10m',
     predictHorizon: '15m',
     predictFor: '1m',
+    // ...and the pool is that busy NOW and still climbing: utilization over the short
+    // predictNowWindow above predictNowLevel, and the trend of that short rate over
+    // predictNowTrendWindow also reaches 100% within predictHorizon. A 5m rate lags the load by
+    // 2.5 minutes and its 10m trend keeps climbing for minutes after the load stopped: real
+    // traffic lifting a healthy pool from 30% to 75-78% busy in a few minutes and holding there
+    // looks, through it alone, like a ramp to exhaustion (mixin/scenarios/surge-*). The short
+    // window lags one minute; its level sits above the peaks healthy surges reach, and its
+    // own trend flattens within minutes of the load levelling off.
+    predictNowWindow: '2m',
+    predictNowLevel: 0.8,
+    predictNowTrendWindow: '5m',
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.

@@ -21,6 +21,7 @@ local util = import '../lib/util.libsonnet';
       util: n.utilization,
       sat: n.saturation,
       predictHorizonSeconds: util.seconds(c.predictHorizon),
+      predictNowLevelPercent: c.predictNowLevel * 100,
       goroutinesHorizonSeconds: util.seconds(c.goroutinesHorizon),
       fastLong: n.waitOverObjective(c.fastBurnLongWindow),
       fastShort: n.waitOverObjective(c.fastBurnShortWindow),
@@ -30,6 +31,8 @@ local util = import '../lib/util.libsonnet';
       slowThreshold: c.slowBurnFactor * budget,
       objectivePercent: c.waitObjectiveTarget * 100,
       busy: n.busy,
+      busyNow: n.busyNow,
+      capacity: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
       // The pool still reports: the long windows of the burn rates would otherwise keep
       // paging about a pool shut down (or gone with its process) for up to a window.
       present: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
@@ -73,17 +76,23 @@ local util = import '../lib/util.libsonnet';
           // waits grow without bound, so reaching it is the stall to come. The trend is the
           // one of busy workers against the current capacity, not of the utilization: a pool
           // shrunk while running steps its utilization up, a trend that is not load.
+          // Both windows: the rate window's level and trend, and the short window's (the load
+          // now, a minute behind): a healthy surge to 75% that levelled off minutes ago still
+          // climbs in the lagging rate window, not in the short one (config.libsonnet).
           expr: |||
             %(util)s > %(predictLevel)s
             and
-            predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s)
-              >= last_over_time(workerpool_max_workers{%(p)s}[%(rateWindow)s])
+            %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+            and
+            predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+            and
+            predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
           ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f,
+            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s, and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f,
           },
         },
         {

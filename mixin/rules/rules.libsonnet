@@ -13,6 +13,7 @@ local util = import '../lib/util.libsonnet';
   // The names of the recorded series, one place for the alerts and dashboards to read.
   names(c):: {
     busy: 'pool:workerpool_busy_seconds:rate%s' % c.rateWindow,
+    busyNow: 'pool:workerpool_busy_seconds:rate%s' % c.predictNowWindow,
     utilization: 'pool:workerpool_utilization:ratio_rate%s' % c.rateWindow,
     saturation: 'pool:workerpool_saturation:ratio_rate%s' % c.rateWindow,
     throughput: 'pool:workerpool_tasks_completed:rate%s' % c.rateWindow,
@@ -112,6 +113,18 @@ local util = import '../lib/util.libsonnet';
             present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s] offset %(w)s)
           ||| % { p: p, w: c.rateWindow },
         },
+      ] + (if c.predictNowWindow == c.rateWindow then [] else [
+        {
+          // Mean busy workers over the short window of the exhaustion forecast: the load now,
+          // one minute behind rather than the 2.5 of the rate window. Same guard as above.
+          record: n.busyNow,
+          expr: |||
+            rate(workerpool_busy_seconds_total{%(p)s}[%(nw)s])
+            and
+            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s] offset %(w)s)
+          ||| % { p: p, w: c.rateWindow, nw: c.predictNowWindow },
+        },
+      ]) + [
         {
           // Mean busy workers over mean capacity. The mean capacity, not the current one:
           // a pool resized within the window divided by its new size would read above 100%
