@@ -99,3 +99,20 @@ func TestReadHugeValidPage(t *testing.T) {
 		t.Errorf("oldest running = %v, want 99.5", got)
 	}
 }
+
+// A page nested ten million levels deep (under the body limit) is refused as malformed, as
+// json.Unmarshal refused it before the parser streamed: past encoding/json's own depth
+// limit. Reading it allocates little, not a decoder stack of ten million levels (470 MB).
+func TestReadRefusesDeepNesting(t *testing.T) {
+	page := cherrypytest.HostilePage(cherrypytest.DeepNesting, exporter.MaxBodyBytes-200)
+	if len(page) > exporter.MaxBodyBytes {
+		t.Fatalf("page of %d bytes is over the body limit", len(page))
+	}
+	pools, _, allocated, err := hostileRead(t, page)
+	if err == nil || !strings.Contains(err.Error(), "malformed") || len(pools) != 0 {
+		t.Errorf("err = %v with %d pools, want malformed JSON", err, len(pools))
+	}
+	if allocated > 2<<20 {
+		t.Errorf("reading the %d-byte page allocated %d bytes", len(page), allocated)
+	}
+}

@@ -127,7 +127,7 @@ type document struct {
 }
 
 func decodeDocument(dec *json.Decoder, maxPools int) (*document, error) {
-	w := walker{dec}
+	w := newWalker(dec)
 	doc := &document{}
 	servers := 0
 	err := w.object(func(key string) error {
@@ -320,6 +320,9 @@ func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
 						// Only a request whose End Time is null is still running; a finished one
 						// keeps its record (and final Processing Time) until its thread's next.
 						tok, err := w.token()
+						if isTypeError(err) {
+							return nil // a number beyond float64: not null, so finished
+						}
 						if err != nil {
 							return err
 						}

@@ -305,3 +305,31 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// A number beyond float64 (a Python int has no bound) in a value the parser does not use (an
+// application's own statistics namespace, a field of a server or a request it does not read)
+// changes nothing, as with json.Unmarshal before the parser streamed: only the fields of the
+// contract are converted.
+func TestParseIgnoresHugeNumbersItDoesNotUse(t *testing.T) {
+	huge := "1" + strings.Repeat("0", 400)
+	for name, doc := range map[string]string{
+		"namespace":      `{"My App": ` + huge + `, %s}`,
+		"namespace dict": `{"My App": {"Big": ` + huge + `}, %s}`,
+		"server field":   `{%s, "Cheroot HTTPServer 2": {"Bind Address": "('127.0.0.1', 8081)", "Threads": 2, "Threads Idle": 2, "Queue": 0, "Bytes Read": ` + huge + `}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			server := `"Cheroot HTTPServer 1": {"Bind Address": "('127.0.0.1', 8080)", "Threads": 4, "Threads Idle": 1, "Queue": 0}`
+			if !strings.Contains(doc, "Cheroot HTTPServer 2") {
+				server += `, "Cheroot HTTPServer 2": {"Bind Address": "('127.0.0.1', 8081)", "Threads": 2, "Threads Idle": 2, "Queue": 0}`
+			}
+			server += `, "CherryPy Applications": {"Total Requests": 10, "Current Requests": 1, "Uptime": ` + huge + `, "Requests": {"1": {"End Time": null, "Processing Time": 2.5, "Bytes Read": ` + huge + `}}}`
+			pools := mustParse(t, []byte(strings.Replace(doc, "%s", server, 1)))
+			if len(pools) != 2 {
+				t.Fatalf("%d pools, want 2: %+v", len(pools), pools)
+			}
+			if got := pools[0].OldestRunningTaskAgeSeconds; got == nil || *got != 2.5 {
+				t.Errorf("oldest running request = %v, want 2.5", got)
+			}
+		})
+	}
+}

@@ -8,7 +8,33 @@ import (
 
 // walker reads a JSON document one token at a time, so that no value (a 10 MB entry of a
 // hostile page included) is ever held whole: memory stays at the decoder's small buffer.
-type walker struct{ dec *json.Decoder }
+type walker struct {
+	dec *json.Decoder
+	// depth counts the objects and arrays open, which json.Decoder.Token does not bound
+	// (json.Unmarshal stops at 10000): a page of 10 MB of "[" would grow its stack to
+	// ten million levels, hundreds of megabytes.
+	depth *int
+}
+
+// maxDepth is encoding/json's own nesting limit, so that a page refused by json.Unmarshal
+// is refused here too; cpstats needs 4 levels.
+const maxDepth = 10000
+
+func newWalker(dec *json.Decoder) walker { return walker{dec: dec, depth: new(int)} }
+
+// next is dec.Token with the nesting bounded.
+func (w walker) next() (json.Token, error) {
+	tok, err := w.dec.Token()
+	switch tok {
+	case json.Delim('{'), json.Delim('['):
+		if *w.depth++; *w.depth > maxDepth {
+			return nil, fmt.Errorf("nested more than %d levels deep", maxDepth)
+		}
+	case json.Delim('}'), json.Delim(']'):
+		*w.depth--
+	}
+	return tok, err
+}
 
 // typeError is a value of the wrong type: the entry it is in is bad, the document is not,
 // and the walker has consumed the value, so reading goes on. Any other error is fatal.
@@ -26,7 +52,7 @@ func isTypeError(err error) bool {
 
 // token returns the next token, turning a number beyond float64 into a typeError.
 func (w walker) token() (json.Token, error) {
-	tok, err := w.dec.Token()
+	tok, err := w.next()
 	var u *json.UnmarshalTypeError
 	if errors.As(err, &u) {
 		return nil, &typeError{err.Error()}
@@ -74,10 +100,14 @@ func (w walker) object(member func(key string) error) error {
 	return first
 }
 
-// skip consumes the value at the reader's position.
+// skip consumes the value at the reader's position. A number beyond float64 is no error
+// here: the value is not used (as json.Unmarshal ignores a field it does not convert).
 func (w walker) skip() error {
 	tok, err := w.token()
 	if err != nil {
+		if isTypeError(err) {
+			return nil // Token consumed the number all the same
+		}
 		return err
 	}
 	return w.rest(tok)
@@ -98,7 +128,7 @@ func (w walker) rest(tok json.Token) error {
 		}
 		var err error
 		// A too large number deep inside a value being skipped is no concern of ours.
-		if tok, err = w.dec.Token(); err != nil && !isTypeError(err) {
+		if tok, err = w.next(); err != nil && !isTypeError(err) {
 			return err
 		}
 	}

@@ -17,6 +17,9 @@ const (
 	// ManyRequests is a valid page of one server whose application reports n requests: a
 	// page the exporter must read to its end, since nothing in it is over a limit.
 	ManyRequests = "many-requests"
+	// DeepNesting is one valid server and, beside it, a value nested n arrays deep and never
+	// closed: a page whose every byte opens one more level.
+	DeepNesting = "deep-nesting"
 )
 
 // HostilePage returns a cpstats document of kind with n server entries. At n = 100000 it is
@@ -35,6 +38,11 @@ func HostilePage(kind string, n int) []byte {
 			fmt.Fprintf(&b, `"%d":{"End Time":null,"Processing Time":%d.5,"Request-Line":"GET /slow?seconds=600 HTTP/1.1"}`, i, i%100)
 		}
 		b.WriteString("}}}")
+		return b.Bytes()
+	}
+	if kind == DeepNesting {
+		b.WriteString(`"Cheroot HTTPServer 1":{"Bind Address":"('127.0.0.1', 8080)","Threads":4,"Threads Idle":0,"Queue":0},"User":`)
+		b.Write(bytes.Repeat([]byte{'['}, n))
 		return b.Bytes()
 	}
 	for i := range n {
