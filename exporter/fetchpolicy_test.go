@@ -1,10 +1,15 @@
 package exporter
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -163,5 +168,75 @@ func TestProbeClosesTheConnectionAfterEachRead(t *testing.T) {
 				t.Errorf("keep_alive: %d reads used %d connections (%d asked to close), want 1 kept open", reads, conns, closing)
 			}
 		})
+	}
+}
+
+// dialSource reads its target over a connection of its own (as uWSGI's stats server is read):
+// what the server writes before it closes.
+type dialSource struct{}
+
+func (dialSource) Name() string { return "fake" }
+
+func (dialSource) Read(ctx context.Context, r Reader, target string, _ *slog.Logger) ([]Pool, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := r.Dial(ctx, "tcp", u.Host)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	body, err := io.ReadAll(conn)
+	if err != nil {
+		return nil, err
+	}
+	return []Pool{{Name: string(body), MaxWorkers: 1, Workers: 1}}, nil
+}
+
+// A shared read over Reader.Dial that no scrape waits for any more ends too: canceling it
+// closes its connection at once, not at the module's timeout, which is what bounds it
+// otherwise (the only scrape wanted 0.5 s; the module allows 5 s).
+func TestProbeSharedDialReadEndsWithItsLastScrape(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	closed := make(chan time.Time, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		// Never answers; returns when the exporter closes the connection.
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.Copy(io.Discard, conn)
+		closed <- time.Now()
+	}()
+	target := "http://" + ln.Addr().String() + "/"
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(slowTargetModule(target, "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store, err := NewConfigStore(path, map[string]Source{"fake": dialSource{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := httptest.NewServer(NewProbeHandler(store, discard()))
+	t.Cleanup(exp.Close)
+
+	start := time.Now()
+	if _, body := get(t, probeURL(exp.URL, "m", target), "X-Prometheus-Scrape-Timeout-Seconds", "1"); !strings.Contains(body, `poolwatch_up{source="fake"} 0`) {
+		t.Errorf("%s", body)
+	}
+	select {
+	case end := <-closed:
+		if d := end.Sub(start); d > 2*time.Second {
+			t.Errorf("the connection stayed open %v after its only scrape gave up at 0.5 s", d)
+		}
+	case <-time.After(15 * time.Second):
+		t.Error("the connection was never closed")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 )
 
 // Source reads one kind of server's status page. Implementations are stateless: everything a
@@ -29,7 +30,7 @@ type Reader interface {
 	Get(ctx context.Context, url string) ([]byte, error)
 	// Dial connects to address for a source that speaks its own protocol (uWSGI's stats
 	// server, PHP-FPM's FastCGI); network is "tcp" or "unix". The connection's deadline is
-	// ctx's, and the caller closes it.
+	// ctx's, it expires as soon as ctx ends, and the caller closes it.
 	Dial(ctx context.Context, network, address string) (net.Conn, error)
 }
 
@@ -80,7 +81,22 @@ func (r *reader) Dial(ctx context.Context, network, address string) (net.Conn, e
 			return nil, err
 		}
 	}
-	return conn, nil
+	// A deadline is not a cancellation: a read shared by several scrapes runs until the
+	// module's timeout unless every scrape gives up first, and then it must stop at once, not
+	// hold the target's connection to the deadline while the next scrape opens another.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	return &ctxConn{Conn: conn, stop: stop}, nil
+}
+
+// ctxConn is a connection that expires when its context ends (see [reader.Dial]).
+type ctxConn struct {
+	net.Conn
+	stop func() bool
+}
+
+func (c *ctxConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
 }
 
 // Open is [Reader.Get] as a stream, for a source that can parse as it reads and so never
