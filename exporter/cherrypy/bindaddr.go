@@ -17,7 +17,13 @@ import (
 //	'/run/app.sock'            -> /run/app.sock (a unix socket: its path)
 //	'\x00app' (abstract socket)-> @app          (the usual notation of ss and systemd)
 //	b'/run/app.sock'           -> /run/app.sock
+//
+// A repr longer than maxBindAddress is refused before it is parsed: no host name (253 bytes)
+// or socket path (108) makes one, and a hostile page's would become a label of megabytes.
 func PoolName(repr string) (string, error) {
+	if len(repr) > maxBindAddress {
+		return "", fmt.Errorf("%d bytes, longer than any host name or socket path", len(repr))
+	}
 	s := strings.TrimSpace(repr)
 	if rest, ok := strings.CutPrefix(s, "("); ok {
 		return tupleName(rest)
@@ -40,6 +46,10 @@ func PoolName(repr string) (string, error) {
 	}
 	return path, nil
 }
+
+// maxBindAddress bounds a "Bind Address": a socket path of 108 bytes, each written as a
+// 4-byte \x escape, with room to spare.
+const maxBindAddress = 1024
 
 // tupleName parses "'host', port[, flowinfo, scope_id])".
 func tupleName(s string) (string, error) {

@@ -1,6 +1,9 @@
 package cherrypy
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestPoolName(t *testing.T) {
 	for repr, want := range map[string]string{
@@ -38,6 +41,7 @@ func TestPoolNameRejects(t *testing.T) {
 		``, `None`, `()`, `('127.0.0.1')`, `('127.0.0.1', )`, `('127.0.0.1', 70000)`,
 		`('127.0.0.1', -1)`, `('', 80)`, `''`, `'unterminated`, `('h', 80`, `'/a' trailing`,
 		`'\q'`, `'\x4'`, `'\ud800'`, `127.0.0.1:8080`, `(8080, '127.0.0.1')`,
+		"('" + strings.Repeat("h", 1100) + "', 80)", // longer than any host name
 	} {
 		if got, err := PoolName(repr); err == nil {
 			t.Errorf("PoolName(%s) = %q, want an error", repr, got)

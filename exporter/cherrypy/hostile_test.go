@@ -3,6 +3,7 @@ package cherrypy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -114,5 +115,36 @@ func TestReadRefusesDeepNesting(t *testing.T) {
 	}
 	if allocated > 2<<20 {
 		t.Errorf("reading the %d-byte page allocated %d bytes", len(page), allocated)
+	}
+}
+
+// A server whose bind address fills the page (no host name or socket path is that long) is
+// left out with a short reason: neither a pool label of megabytes (seven series of it) nor
+// an error that quotes it, escaped (4 bytes per byte) and wrapped again at each level, which
+// allocated a gigabyte for one 10 MB page.
+func TestReadHugeBindAddress(t *testing.T) {
+	for name, addr := range map[string]string{
+		"escaped": strings.Repeat("\x7f", exporter.MaxBodyBytes-200),
+		"valid":   "('" + strings.Repeat("h", exporter.MaxBodyBytes-200) + "', 80)",
+	} {
+		t.Run(name, func(t *testing.T) {
+			page, err := json.Marshal(map[string]any{
+				"Cheroot HTTPServer 1": map[string]any{"Bind Address": addr, "Threads": 4, "Threads Idle": 1, "Queue": 0},
+			})
+			if err != nil || len(page) > exporter.MaxBodyBytes {
+				t.Fatalf("page of %d bytes: %v", len(page), err)
+			}
+			pools, _, allocated, err := hostileRead(t, page)
+			if err == nil || len(pools) != 0 {
+				t.Fatalf("%d pools, err %v; want the server left out", len(pools), err)
+			}
+			if len(err.Error()) > 1000 {
+				t.Errorf("an error of %d bytes: %.300s", len(err.Error()), err)
+			}
+			// The decoder holds the address while it reads it; nothing should copy it after.
+			if allocated > 80<<20 {
+				t.Errorf("reading the %d-byte page allocated %d MB", len(page), allocated>>20)
+			}
+		})
 	}
 }

@@ -21,6 +21,10 @@ const serverKeyPrefix = "Cheroot HTTPServer "
 // appKey is the process-wide namespace that tools.cpstats fills.
 const appKey = "CherryPy Applications"
 
+// maxShown bounds a value of the page quoted in an error: the error is built for every bad
+// entry (up to max_pools of them) before anything logs it, so the log's own bound is too late.
+const maxShown = 100
+
 // ErrNotCPStats is returned by [Parse] for JSON that has no cheroot server at all: most
 // likely the scrape URI does not point at /cpstats/data.
 var ErrNotCPStats = errors.New("no \"Cheroot HTTPServer\" entry: is this CherryPy's /cpstats/data?")
@@ -206,7 +210,7 @@ type candidate struct {
 // is the main server is unknown too.
 func (doc *document) addServer(key string, s server, typeErr error) bool {
 	if typeErr != nil {
-		err := fmt.Errorf("%s: %w", key, typeErr)
+		err := fmt.Errorf("%s: %w", exporter.Truncate(key, maxShown), typeErr)
 		switch {
 		case s.Threads == nil:
 			doc.threadsUnknown = true
@@ -229,7 +233,7 @@ func (doc *document) addServer(key string, s server, typeErr error) bool {
 	}
 	p, err := serverPool(s)
 	if err != nil {
-		err = fmt.Errorf("%s: %w", key, err)
+		err = fmt.Errorf("%s: %w", exporter.Truncate(key, maxShown), err)
 	}
 	threads := -1.0
 	if s.Threads != nil {
@@ -260,7 +264,7 @@ func serverPool(s server) (exporter.Pool, error) {
 	}
 	name, err := PoolName(*s.BindAddress)
 	if err != nil {
-		return exporter.Pool{}, fmt.Errorf("bind address %q: %w", *s.BindAddress, err)
+		return exporter.Pool{}, fmt.Errorf("bind address %q: %w", exporter.Truncate(*s.BindAddress, maxShown), err)
 	}
 	p := exporter.Pool{Name: name}
 	for _, f := range []struct {
