@@ -288,6 +288,11 @@ type ConfigStore struct {
 	path    string
 	sources map[string]Source
 
+	// reloading makes overlapping reloads (SIGHUP and POST /-/reload, two edits in a row)
+	// load and swap one after the other, so that the last to read the file is the last to
+	// swap: otherwise a slow load of the older file could replace the newer configuration.
+	reloading sync.Mutex
+
 	mu          sync.RWMutex
 	cfg         *Config
 	lastOK      bool
@@ -309,6 +314,8 @@ func NewConfigStore(path string, sources map[string]Source) (*ConfigStore, error
 
 // Reload reads the file again and, if it is valid, makes it the current configuration.
 func (s *ConfigStore) Reload() error {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	cfg, err := LoadConfig(s.path, s.sources)
 	s.mu.Lock()
 	s.lastOK = err == nil

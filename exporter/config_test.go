@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -234,5 +235,71 @@ func TestTargetCheckIsPerSource(t *testing.T) {
 	}
 	if _, err := NewModule(&fakeSource{}, "unix:///run/x.sock", time.Second); err == nil {
 		t.Error("an http source accepted a unix:// target")
+	}
+}
+
+// Two reloads that overlap (SIGHUP and POST /-/reload, or two edits in a row) end with the
+// file as it was at the later one: the earlier cannot swap its older configuration in last.
+// A FIFO as the CA file holds the earlier reload mid-load, where reading certificates or
+// compiling patterns takes time.
+func TestConfigStoreOverlappingReloadsKeepTheLaterFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "ca.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("no FIFO:", err)
+	}
+	ca, err := os.ReadFile(filepath.Join("testdata", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.yml")
+	write := func(yml string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("modules:\n  first:\n    source: fake\n    targets: [http://a/]\n")
+	store, err := NewConfigStore(path, testSources)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	write("modules:\n  older:\n    source: fake\n    targets: [https://a/]\n    http_client_config:\n      tls_config:\n        ca_file: " + fifo + "\n")
+	older := make(chan error, 1)
+	go func() { older <- store.Reload() }()
+	// Opening the FIFO returns once the older reload opened it to read the CA: it has read
+	// its file, and waits.
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("modules:\n  later:\n    source: fake\n    targets: [http://a/]\n")
+	later := make(chan error, 1)
+	go func() { later <- store.Reload() }()
+	select {
+	case err := <-later:
+		later <- err // it did not wait for the older one (the bug); keep its result
+	case <-time.After(500 * time.Millisecond):
+	}
+	// The CA is read more than once: from now on, from a plain file.
+	plain := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(plain, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(plain, fifo); err != nil {
+		t.Fatal(err)
+	}
+	w.Write(ca)
+	w.Close()
+	if err := <-older; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-later; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.Module("later"); !ok {
+		_, old := store.Module("older")
+		t.Errorf("after both reloads the later file is not in force (the older one is: %v)", old)
 	}
 }
