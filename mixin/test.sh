@@ -6,12 +6,13 @@
 #   3. promtool test rules mixin/tests/*.yaml and tests/shapes/*.yaml, under both; tests/native
 #      (the same pools in classic, native and both histogram modes): classic under both,
 #      native and both under promtool 3 (2.42's test input has no native histogram samples)
-#   4. every scenario of ../shared/scenarios/public and mixin/scenarios, under both, with its
-#      lead time (poolsim.py; a scenario passes only if it passes under both versions)
+#   4. every scenario under mixin/scenarios (the public ones in mixin/scenarios/public, and the
+#      project's own), under both, with its lead time: cmd/poolwatch-simulate simulates each
+#      pool and runs promtool on it; a scenario passes only if it passes under both versions
 #   5. amtool check-config and the routing of the example Alertmanager config
+# Needs Go, jsonnet (bin/jsonnet from `make tools`, or $JSONNET), both promtools and amtool.
 # Environment: PROMTOOL2 (default /usr/bin/promtool), PROMTOOL3 (default bin/promtool),
-# AMTOOL (default amtool), PYTHON (default /usr/bin/python3), SCENARIOS (public scenarios dir),
-# JOBS (parallel scenario runs, default: number of CPUs).
+# AMTOOL (default amtool), GO (default go), JOBS (parallel scenario runs, default: CPUs).
 set -uo pipefail
 shopt -s nullglob
 
@@ -22,20 +23,25 @@ cd "$root"
 promtool2=${PROMTOOL2:-/usr/bin/promtool}
 promtool3=${PROMTOOL3:-$root/bin/promtool}
 amtool=${AMTOOL:-amtool}
-python=${PYTHON:-/usr/bin/python3}
-scenarios=${SCENARIOS:-$root/../shared/scenarios/public}
+go=${GO:-go}
+jsonnet=${JSONNET:-$root/bin/jsonnet}
 jobs=${JOBS:-$(nproc)}
-poolsim=$(dirname "$scenarios")/poolsim.py
 
 failed=()
 step() { echo; echo "== $*"; }
 fail() { failed+=("$*"); echo "FAILED: $*"; }
 
-for tool in "$promtool2" "$promtool3" "$python"; do
-	[[ -x $tool ]] || { echo "test.sh: missing $tool" >&2; exit 1; }
-done
-command -v "$amtool" >/dev/null || { echo "test.sh: missing amtool" >&2; exit 1; }
-[[ -f $poolsim ]] || { echo "test.sh: missing $poolsim" >&2; exit 1; }
+# Every program first, each with where it comes from, so that nothing stops halfway.
+missing=()
+[[ -x $promtool2 ]] || missing+=("$promtool2 (Debian package prometheus: make deps)")
+[[ -x $promtool3 ]] || missing+=("$promtool3 (make tools)")
+[[ -x $jsonnet ]] || missing+=("$jsonnet (make tools)")
+command -v "$amtool" >/dev/null || missing+=("amtool (Debian package prometheus-alertmanager: make deps)")
+command -v "$go" >/dev/null || missing+=("go (https://go.dev/dl)")
+if ((${#missing[@]})); then
+	printf 'test.sh: missing %s\n' "${missing[@]}" >&2
+	exit 1
+fi
 
 step "drift: rendered files match mixin/"
 tmp=$(mktemp -d)
@@ -50,19 +56,21 @@ fi
 
 # Every dashboard query, variables replaced by values, as a recording rule: promtool then
 # parses each one with the real PromQL parser of both versions.
-"$python" - "$tmp/dashboard-queries.yaml" dashboards/*.json <<'PY' || fail "extracting dashboard queries"
-import json, sys
-rules = []
-for path in sys.argv[2:]:
-    for panel in json.load(open(path))["panels"]:
-        for t in panel.get("targets", []):
-            e = t["expr"]
-            for var, val in (("$__rate_interval", "1m"), ("$job", ".*"), ("$instance", ".*"), ("$pool", ".*")):
-                e = e.replace(var, val)
-            rules.append({"record": "dashboard:query:%d" % len(rules), "expr": e})
+{
+	echo 'local dashboards = ['
+	for d in dashboards/*.json; do printf "  import '%s',\n" "$root/$d"; done
+	cat <<'JSONNET'
+];
+local vars = [['$__rate_interval', '1m'], ['$job', '.*'], ['$instance', '.*'], ['$pool', '.*']];
+local fill(e) = std.foldl(function(acc, v) std.strReplace(acc, v[0], v[1]), vars, e);
+local exprs = [fill(t.expr) for d in dashboards for p in d.panels for t in std.get(p, 'targets', [])];
+{ groups: [{ name: 'dashboard-queries', rules: [
+  { record: 'dashboard:query:%d' % i, expr: exprs[i] } for i in std.range(0, std.length(exprs) - 1)
+] }] }
+JSONNET
+} >"$tmp/dashboard-queries.jsonnet"
 # JSON is YAML.
-json.dump({"groups": [{"name": "dashboard-queries", "rules": rules}]}, open(sys.argv[1], "w"))
-PY
+"$jsonnet" "$tmp/dashboard-queries.jsonnet" >"$tmp/dashboard-queries.yaml" || fail "extracting dashboard queries"
 
 rules=(alerts/*.yaml)
 for pt in "$promtool2" "$promtool3"; do
@@ -79,26 +87,23 @@ step "test rules mixin/tests/native (classic: 2.42 and 3; native, both: 3)"
 "$promtool2" test rules mixin/tests/native/*-classic.yaml || fail "$promtool2 test rules native/classic"
 "$promtool3" test rules mixin/tests/native/*.yaml || fail "$promtool3 test rules native"
 
-step "scenarios (stall = first 10s wait or rejection; lead = stall - first warning/critical)"
-list=$tmp/scenarios
-for f in "$scenarios"/*.json mixin/scenarios/*.json; do
-	for pt in "$promtool2" "$promtool3"; do
-		printf '%s\t%s\n' "$pt" "$f"
-	done
-done >"$list"
-# Each run writes one verdict line; runs go in parallel, the output is sorted by scenario.
-export python poolsim
-tr '\n' '\0' <"$list" | xargs -0 -P "$jobs" -I{} bash -c '
-	pt=${1%%$'"'"'\t'"'"'*}; f=${1#*$'"'"'\t'"'"'}
-	v=$("$pt" --version 2>/dev/null | head -1 | grep -o "version [^ ]*" | cut -d" " -f2)
-	line=$(PROMTOOL=$pt "$python" "$poolsim" run "$f" '"${rules[*]}"' 2>&1 | tail -1)
-	printf "%s promtool=%s\n" "$line" "${v:-3}"
-' _ {} >"$tmp/verdicts"
-sort -k2,2 -k6 "$tmp/verdicts"
-total=$(wc -l <"$list")
-passed=$(grep -c '^PASS ' "$tmp/verdicts")
-echo "scenarios: $passed of $total runs passed"
-[[ $passed -eq $total ]] || fail "scenarios"
+step "scenarios (stall = first task to wait its timeout, or first rejection; lead = stall - first warning/critical)"
+mapfile -t scenarios < <(find mixin/scenarios -name '*.json' | sort)
+if "$go" build -o "$tmp/poolwatch-simulate" ./cmd/poolwatch-simulate; then
+	rule_flags=()
+	for r in "${rules[@]}"; do rule_flags+=("--rules=$r"); done
+	# One verdict line per scenario and promtool; runs go in parallel, the output keeps the
+	# order of the files. Exit 1: a scenario failed; 2: a run could not be judged.
+	"$tmp/poolwatch-simulate" --brief --parallel="$jobs" --promtool="$promtool2" --promtool="$promtool3" \
+		"${rule_flags[@]}" "${scenarios[@]}" | tee "$tmp/verdicts"
+	rc=${PIPESTATUS[0]}
+	total=$((${#scenarios[@]} * 2))
+	passed=$(grep -c '^PASS ' "$tmp/verdicts")
+	echo "scenarios: $passed of $total runs passed"
+	[[ $rc -eq 0 && $passed -eq $total ]] || fail "scenarios"
+else
+	fail "building cmd/poolwatch-simulate"
+fi
 
 step "amtool check-config examples/alertmanager/alertmanager.yml"
 am=examples/alertmanager/alertmanager.yml

@@ -36,6 +36,7 @@ func main() {
 		promtools = app.Flag("promtool", "promtool binary to run the tests with (repeatable: a scenario passes only under every one).").Default("promtool").Strings()
 		parallel  = app.Flag("parallel", "Simulations and promtool runs at once.").Short('j').Default(fmt.Sprint(runtime.NumCPU())).Int()
 		outDir    = app.Flag("out", "Keep the promtool test files in this directory (default: a temporary one, removed).").String()
+		seed      = app.Flag("seed", "Run every scenario with this seed instead of its own: another sample path of the same load, to see how much a lead time owes to chance.").Uint64()
 		brief     = app.Flag("brief", "One verdict line per scenario and promtool, without the alerts.").Bool()
 		files     = app.Arg("scenario", "Scenario files (JSON; see docs/simulator.md).").Required().ExistingFiles()
 	)
@@ -45,7 +46,7 @@ func main() {
 
 	failed, err := run(context.Background(), os.Stdout, config{
 		rules: *rules, promtools: *promtools, parallel: max(*parallel, 1),
-		outDir: *outDir, brief: *brief, files: *files,
+		outDir: *outDir, brief: *brief, files: *files, seed: *seed,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)
@@ -62,6 +63,7 @@ type config struct {
 	outDir           string
 	brief            bool
 	files            []string
+	seed             uint64 // 0: each scenario's own
 }
 
 // run simulates every scenario, runs every promtool on each, and prints the verdicts in the
@@ -72,6 +74,14 @@ func run(ctx context.Context, w io.Writer, cfg config) (failed int, err error) {
 	for i, f := range cfg.files {
 		if scenarios[i], err = poolsim.Load(f); err != nil {
 			return 0, err
+		}
+		if cfg.seed != 0 {
+			scenarios[i].Seed = &cfg.seed
+		}
+		for _, prev := range scenarios[:i] {
+			if prev.Name == scenarios[i].Name {
+				return 0, fmt.Errorf("%s: another scenario is named %q too", f, prev.Name)
+			}
 		}
 	}
 	for _, r := range cfg.rules {
