@@ -35,7 +35,7 @@ LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REV
 PROM_VERSION = $(shell $(GO) list -modfile=tools/go.mod -m -f '{{.Version}}' github.com/prometheus/prometheus | \
 	awk -F. '{ printf "%d.%d.%s", substr($$2, 1, 1), substr($$2, 2) + 0, $$3 }')
 
-.PHONY: all build deps test unit lint generate check-generated rules-test e2e bench tools clean
+.PHONY: all build deps test unit lint generate check-generated rules-test e2e bench tools docker clean
 
 all: build test
 
@@ -106,6 +106,11 @@ e2e: tools
 	POOLWATCH_E2E=1 POOLWATCH_E2E_TIMESCALE=$(E2E_TIMESCALE) POOLWATCH_E2E_PROMETHEUS=$(E2E_PROMETHEUS) \
 		$(GO) test -json -count=1 -timeout $$((30 * 15 / $(E2E_TIMESCALE)))m ./e2e/ | \
 		$(GO) run ./internal/testreport stream -v $(REPORT)/e2e.json
+
+# The exporter's image, stamped with this checkout's version information.
+docker:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+		--build-arg BRANCH=$(BRANCH) --build-arg BUILD_DATE=$(BUILDDATE) -t poolwatch_exporter .
 
 # Six rounds of every benchmark, one after the other, rather than six runs of one benchmark in
 # a row: on a machine whose load varies, each round's rows then see the same conditions, so

@@ -1,6 +1,6 @@
 // Package exporter is the source-independent core of poolwatch_exporter: it reads a server's
 // status page once per scrape and exposes the worker pools it reports under the poolwatch
-// metric contract (shared/CONTRACT.md), as const metrics built at scrape time.
+// metric contract (docs/contract.md), as const metrics built at scrape time.
 //
 // A kind of server (CherryPy, and later PHP-FPM, uWSGI, ...) is one [Source]: a small type
 // that reads and parses one target and returns a [Pool] per worker pool. Everything else is

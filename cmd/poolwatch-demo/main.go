@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/poolwatch/poolwatch/internal/buildinfo"
 	"github.com/poolwatch/poolwatch/internal/demo"
 	"github.com/prometheus/common/promslog"
 	"github.com/prometheus/common/promslog/flag"
@@ -19,6 +20,7 @@ import (
 )
 
 func main() {
+	buildinfo.Fill()
 	cfg := demo.DefaultConfig()
 	app := kingpin.New("poolwatch-demo", "A worker pool and an HTTP handler driven towards exhaustion and back, with their poolwatch metrics.")
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default(cfg.MetricsPath).StringVar(&cfg.MetricsPath)

@@ -33,6 +33,7 @@ import (
 	"github.com/poolwatch/poolwatch/exporter/puma"
 	"github.com/poolwatch/poolwatch/exporter/tomcat"
 	"github.com/poolwatch/poolwatch/exporter/uwsgi"
+	"github.com/poolwatch/poolwatch/internal/buildinfo"
 )
 
 const program = "poolwatch_exporter"
@@ -48,6 +49,7 @@ var sources = map[string]exporter.Source{
 }
 
 func main() {
+	buildinfo.Fill()
 	var (
 		metricsPath = kingpin.Flag("web.telemetry-path",
 			"Path under which to expose metrics.").Default("/metrics").String()
@@ -156,6 +158,8 @@ func main() {
 		Description: "Worker-pool exhaustion metrics read from CherryPy, PHP-FPM, Apache httpd, uWSGI, Puma and Tomcat",
 		Version:     version.Info(),
 		Links:       append([]web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}}, links...),
+		// The exporter serves no /debug/pprof: the toolkit's profiling links would be dead.
+		Profiling: "false",
 	})
 	if err != nil {
 		logger.Error("Error creating landing page", "err", err)

@@ -1,5 +1,5 @@
 // Package contract holds the names, help texts, labels and histogram buckets of the poolwatch
-// metric contract (shared/CONTRACT.md), so that the in-process collector and the exporter
+// metric contract (docs/contract.md), so that the in-process collector and the exporter
 // cannot drift apart: both build their descriptors from these values and nothing else.
 package contract
 

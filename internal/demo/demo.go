@@ -48,8 +48,10 @@ type Config struct {
 // DefaultConfig returns the settings behind the command's flag defaults.
 func DefaultConfig() Config {
 	return Config{
-		MetricsPath:    "/metrics",
-		Cycle:          4 * time.Minute,
+		MetricsPath: "/metrics",
+		// Short enough that a newcomer sees a whole ramp, the overload and the recovery
+		// within two minutes of `go run`.
+		Cycle:          2 * time.Minute,
 		StatusInterval: 5 * time.Second,
 		JobWorkers:     8,
 		JobQueue:       32,

@@ -220,3 +220,23 @@ func TestQuantileOfIncrease(t *testing.T) {
 		t.Errorf("all in +Inf: %v, want +Inf", got)
 	}
 }
+
+// A newcomer running the demo with its defaults sees, within two minutes, the load climb
+// past capacity, hold there, and fall back while the pools recover.
+func TestDefaultCycleShowsRampAndRecoveryInTwoMinutes(t *testing.T) {
+	cycle := DefaultConfig().Cycle
+	var overloadAt, recoveredAt time.Duration
+	for at := time.Duration(0); at < 2*time.Minute; at += time.Second {
+		f := loadFactor(at, cycle)
+		if overloadAt == 0 && f >= peakLoad {
+			overloadAt = at
+		}
+		if overloadAt != 0 && recoveredAt == 0 && f <= calmLoad {
+			recoveredAt = at
+		}
+	}
+	if overloadAt == 0 || recoveredAt == 0 || recoveredAt > 100*time.Second {
+		t.Errorf("cycle %v: overload from %v, calm again from %v; want both, with 20 s of recovery left, within 2m",
+			cycle, overloadAt, recoveredAt)
+	}
+}

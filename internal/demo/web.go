@@ -32,6 +32,8 @@ func newMux(metricsPath string, reg *prometheus.Registry, work http.Handler) (ht
 				{Address: metricsPath, Text: "Metrics"},
 				{Address: "/work?ms=100", Text: "Work", Description: "one request through the http limiter (sleeps ms milliseconds)"},
 			},
+			// The demo serves no /debug/pprof: the toolkit's profiling links would be dead.
+			Profiling: "false",
 		})
 		if err != nil {
 			return nil, err
