@@ -146,6 +146,34 @@ func skipReason(lines []string) string {
 	return "(no reason given)"
 }
 
+// dedupe keeps one result per test across the reports: a test that one step skipped and
+// another ran (the end-to-end test, skipped by `go test ./...` and run by `make e2e`)
+// counts as what it did when it ran. A failure anywhere stays a failure.
+func (r *results) dedupe() {
+	failed := map[string]bool{}
+	for _, f := range r.failed {
+		failed[f] = true
+	}
+	passed := map[string]bool{}
+	var keep []string
+	for _, p := range r.passed {
+		if !failed[p] && !passed[p] {
+			keep = append(keep, p)
+		}
+		passed[p] = true
+	}
+	r.passed = keep
+	var skipped []skip
+	seen := map[string]bool{}
+	for _, s := range r.skipped {
+		if !failed[s.name] && !passed[s.name] && !seen[s.name] {
+			skipped = append(skipped, s)
+		}
+		seen[s.name] = true
+	}
+	r.skipped = skipped
+}
+
 func read(in io.Reader, each func(e event, line []byte) error) error {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
@@ -239,6 +267,7 @@ func summary(out io.Writer, dir string) (ok bool, err error) {
 		}
 	}
 
+	r.dedupe()
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, "== test summary")
 	if len(stepLine) > 0 {

@@ -69,6 +69,32 @@ func TestStreamAndSummary(t *testing.T) {
 	}
 }
 
+// The end-to-end test is skipped by the unit step's `go test ./...` and run by `make e2e`:
+// it is one test, and it passed.
+func TestSummaryCountsARunOverASkip(t *testing.T) {
+	dir := t.TempDir()
+	unit := `{"Action":"output","Package":"p/e2e","Test":"TestE2E","Output":"    e2e_test.go:5: set POOLWATCH_E2E=1\n"}
+{"Action":"skip","Package":"p/e2e","Test":"TestE2E"}
+{"Action":"skip","Package":"p/other","Test":"TestCapture"}
+{"Action":"pass","Package":"p/e2e"}
+`
+	e2e := `{"Action":"pass","Package":"p/e2e","Test":"TestE2E"}
+{"Action":"pass","Package":"p/e2e"}
+`
+	for name, content := range map[string]string{"unit.json": unit, "e2e.json": e2e} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out bytes.Buffer
+	if ok, err := summary(&out, dir); !ok || err != nil {
+		t.Fatalf("ok=%v err=%v", ok, err)
+	}
+	if !strings.HasSuffix(out.String(), "\n1 passed, 0 failed, 1 skipped\n") || strings.Contains(out.String(), "POOLWATCH_E2E") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
+
 func TestStreamWithoutPackagesFails(t *testing.T) {
 	ok, err := stream(strings.NewReader("go: no Go files\n"), &bytes.Buffer{}, filepath.Join(t.TempDir(), "x.json"), false)
 	if err != nil || ok {
