@@ -244,3 +244,27 @@ func TestRunAgainstPromtool(t *testing.T) {
 		t.Error("a run without its rule file was judged")
 	}
 }
+
+// Each exporter source exposes what its section of the README or docs/contract.md lists,
+// and poolwatch_up; nothing a server does not measure.
+func TestSourceSubsets(t *testing.T) {
+	for src, want := range map[string][]string{
+		"cherrypy": {"max_workers", "workers", "busy_workers", "queued_tasks", "oldest_running_task_age_seconds", "tasks_completed_total", "busy_seconds_total"},
+		"phpfpm":   {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
+		"apache":   {"max_workers", "workers", "busy_workers", "tasks_completed_total"},
+		"uwsgi":    {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
+		"puma":     {"max_workers", "workers", "busy_workers", "queued_tasks"},
+		"tomcat":   {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds"},
+	} {
+		sc := mustParse(t, `{"name": "s", "kind": "healthy", "source": "`+src+`", "instance": "i", "horizon": "2m",
+			"workers": 2, "queue": 8, "arrival": 1, "service": 0.1}`)
+		var got []string
+		for _, s := range Series(sc, Simulate(sc).Samples) {
+			name := s.Series[:strings.IndexByte(s.Series, '{')]
+			got = append(got, strings.TrimPrefix(name, "workerpool_"))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ")+" poolwatch_up" {
+			t.Errorf("%s: %v, want %v and poolwatch_up", src, got, want)
+		}
+	}
+}

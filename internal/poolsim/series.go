@@ -33,6 +33,60 @@ type seriesDef struct {
 var sources = map[string]source{
 	"go":       {series: goSeries},
 	"cherrypy": {statsPage: true, series: cherrypySeries},
+	// The other servers the exporter reads, each with the series its README section lists.
+	// A queue is the listen backlog where the server measures it (PHP-FPM on TCP, uWSGI on
+	// IPv4, Puma's own backlog); every finished request counts as success.
+	"phpfpm": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
+	"apache": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
+	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
+	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued)},
+	"tomcat": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
+}
+
+// The series a status page can give, for sources built from a subset of them.
+type pageSeries int
+
+const (
+	seriesMaxWorkers pageSeries = iota
+	seriesWorkers
+	seriesBusy
+	seriesQueued
+	seriesMaxQueued // only when the scenario's queue is bounded
+	seriesCompletedAll
+	seriesOldestRunning
+	seriesBusySeconds
+)
+
+// subset is a source exposing the given series, in this order.
+func subset(want ...pageSeries) func(sc *Scenario) []seriesDef {
+	return func(sc *Scenario) []seriesDef {
+		c := float64(sc.Workers)
+		var defs []seriesDef
+		for _, w := range want {
+			switch w {
+			case seriesMaxWorkers:
+				defs = append(defs, gauge(contract.MaxWorkers, func(*Sample) float64 { return c }))
+			case seriesWorkers:
+				defs = append(defs, gauge(contract.Workers, func(*Sample) float64 { return c }))
+			case seriesBusy:
+				defs = append(defs, gauge(contract.BusyWorkers, func(s *Sample) float64 { return float64(s.Busy) }))
+			case seriesQueued:
+				defs = append(defs, gauge(contract.QueuedTasks, func(s *Sample) float64 { return float64(s.Queued) }))
+			case seriesMaxQueued:
+				if sc.Queue != nil {
+					q := float64(*sc.Queue)
+					defs = append(defs, gauge(contract.MaxQueuedTasks, func(*Sample) float64 { return q }))
+				}
+			case seriesCompletedAll:
+				defs = append(defs, seriesDef{contract.TasksCompletedTotal, `outcome="success"`, func(s *Sample) float64 { return float64(s.Succeeded + s.Failed) }})
+			case seriesOldestRunning:
+				defs = append(defs, gauge(contract.OldestRunningAgeSecs, func(s *Sample) float64 { return s.OldestRunning }))
+			case seriesBusySeconds:
+				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySeconds }))
+			}
+		}
+		return defs
+	}
 }
 
 func sourceNames() string {
@@ -85,18 +139,8 @@ func goSeries(sc *Scenario) []seriesDef {
 // cherrypySeries is what the exporter reads from cpstats (docs/contract.md): capacity,
 // busy and queued threads, Work Time, and from the request statistics every finished request
 // (cpstats does not tell errors apart) and the oldest running one.
-func cherrypySeries(sc *Scenario) []seriesDef {
-	c := float64(sc.Workers)
-	return []seriesDef{
-		gauge(contract.MaxWorkers, func(*Sample) float64 { return c }),
-		gauge(contract.Workers, func(*Sample) float64 { return c }),
-		gauge(contract.BusyWorkers, func(s *Sample) float64 { return float64(s.Busy) }),
-		gauge(contract.QueuedTasks, func(s *Sample) float64 { return float64(s.Queued) }),
-		gauge(contract.OldestRunningAgeSecs, func(s *Sample) float64 { return s.OldestRunning }),
-		{contract.TasksCompletedTotal, `outcome="success"`, func(s *Sample) float64 { return float64(s.Succeeded + s.Failed) }},
-		gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySeconds }),
-	}
-}
+var cherrypySeries = subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued,
+	seriesOldestRunning, seriesCompletedAll, seriesBusySeconds)
 
 // histogram is the _bucket (cumulative), _sum and _count series of one histogram.
 func histogram(name string, h func(s *Sample) *Histogram) []seriesDef {
