@@ -100,7 +100,22 @@ if "$go" build -o "$tmp/poolwatch-simulate" ./cmd/poolwatch-simulate; then
 	total=$((${#scenarios[@]} * 2))
 	passed=$(grep -c '^PASS ' "$tmp/verdicts")
 	echo "scenarios: $passed of $total runs passed"
-	[[ $rc -eq 0 && $passed -eq $total ]] || fail "scenarios"
+	# A scenario listed in mixin/scenarios/KNOWN-FAILURES fails for a reason written there
+	# (an alert weakness found, with its fix to come): its failed runs are shown as known,
+	# and once it passes under every promtool the entry must go, so the list stays true.
+	known=0
+	while read -r name reason; do
+		[[ -z $name || $name == \#* ]] && continue
+		n=$(grep -c "^FAIL $name " "$tmp/verdicts")
+		if ((n == 0)); then
+			fail "scenario $name passes now: remove it from mixin/scenarios/KNOWN-FAILURES"
+		else
+			echo "known failure ($n runs): $name: $reason"
+			known=$((known + n))
+		fi
+	done < <(cat mixin/scenarios/KNOWN-FAILURES 2>/dev/null)
+	((known == 0)) || echo "scenarios: $known failed runs are known failures"
+	[[ ($rc -eq 0 || $rc -eq 1) && $((passed + known)) -eq $total ]] || fail "scenarios"
 else
 	fail "building cmd/poolwatch-simulate"
 fi
