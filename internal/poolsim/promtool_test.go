@@ -87,16 +87,22 @@ func TestSeriesBySource(t *testing.T) {
 		}
 	}
 	// Where the pool is exhausted with work waiting, the page cannot answer: every pool
-	// series is missing and up is 0; elsewhere up is 1 and the series are there.
+	// series is missing and up is 0; elsewhere up is 1 and the series are there. The first
+	// scrape that finds them gone marks them stale, as Prometheus does for series a target
+	// stops exposing: a query then sees nothing, not the last value for 5 minutes.
 	ups, busys := strings.Fields(up), strings.Fields(busy)
 	down := 0
 	for i, s := range res.Samples {
 		exhausted := s.Busy == sc.Workers && s.Queued > 0
+		want := "_"
 		if exhausted {
 			down++
+			if i > 0 && ups[i-1] == "1" {
+				want = "stale"
+			}
 		}
-		if exhausted != (ups[i] == "0") || exhausted != (busys[i] == "_") {
-			t.Fatalf("t=%v: busy %d queued %d: up %s busy %s", s.T, s.Busy, s.Queued, ups[i], busys[i])
+		if exhausted != (ups[i] == "0") || exhausted != (busys[i] == want) {
+			t.Fatalf("t=%v: busy %d queued %d: up %s busy %s (want %s)", s.T, s.Busy, s.Queued, ups[i], busys[i], want)
 		}
 	}
 	if down == 0 {

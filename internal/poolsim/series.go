@@ -192,9 +192,15 @@ func Series(sc *Scenario, samples []Sample) []InputSeries {
 			if i > 0 {
 				b.WriteByte(' ')
 			}
-			if !src.statsPage || readable(&samples[i]) {
+			switch {
+			case !src.statsPage || readable(&samples[i]):
 				b.WriteString(formatValue(d.value(&samples[i])))
-			} else {
+			case i > 0 && readable(&samples[i-1]):
+				// The scrape that finds the series gone: Prometheus marks it stale at once,
+				// so an instant query no longer returns its last value (as "_" alone
+				// would for 5 minutes).
+				b.WriteString("stale")
+			default:
 				b.WriteByte('_')
 			}
 		}
