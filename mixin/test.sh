@@ -106,6 +106,11 @@ if "$go" build -o "$tmp/poolwatch-simulate" ./cmd/poolwatch-simulate; then
 	known=0
 	while read -r name reason; do
 		[[ -z $name || $name == \#* ]] && continue
+		# The public scenarios are the verdicts the project promises: none may be excused.
+		if [[ -e mixin/scenarios/public/$name.json ]]; then
+			fail "scenario $name is public: it cannot be listed in mixin/scenarios/KNOWN-FAILURES"
+			continue
+		fi
 		n=$(grep -c "^FAIL $name " "$tmp/verdicts")
 		if ((n == 0)); then
 			fail "scenario $name passes now: remove it from mixin/scenarios/KNOWN-FAILURES"
