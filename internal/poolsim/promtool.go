@@ -92,7 +92,11 @@ func Checks(sc *Scenario, res *Result) ([]ExprTest, error) {
 		by = floorMin(math.Min(res.Stall+sc.DetectWithin.Seconds(), sc.Horizon.Seconds()))
 	}
 	if by < 60 {
-		return nil, fmt.Errorf("%s: the pool stalls at %.1fm, too early for an alert %v before it", sc.Name, res.Stall/60, *sc.Lead)
+		// Rules are evaluated once a minute: no alert can be asked for before the first.
+		if sc.Kind == Exhaustion {
+			return nil, fmt.Errorf("%s: the pool stalls at %.1fm, too early for an alert %v before it", sc.Name, res.Stall/60, *sc.Lead)
+		}
+		return nil, fmt.Errorf("%s: the pool stalls at %.1fm, too early for an alert within %v of it (no rule is evaluated before 1m)", sc.Name, res.Stall/60, *sc.DetectWithin)
 	}
 	return append(tests, firedBy(sc, by, true)), nil
 }

@@ -274,3 +274,19 @@ func TestSourceSubsets(t *testing.T) {
 		}
 	}
 }
+
+// A detect scenario whose deadline falls before the first rule evaluation is refused with
+// a reason, as an exhaustion one is (it has no lead to name).
+func TestChecksTooEarly(t *testing.T) {
+	for _, extra := range []string{`"kind": "detect", "detect_within": "0s"`, `"kind": "exhaustion", "lead": "5m"`} {
+		sc := mustParse(t, `{"name": "early", "instance": "x:1", "horizon": "10m", "workers": 1, "queue": 0,
+			"arrival": 50, "service": 1, `+extra+`}`)
+		res := Simulate(sc)
+		if res.Stall >= 60 {
+			t.Fatalf("%s: the pool was meant to stall in the first minute, stalled at %v s", extra, res.Stall)
+		}
+		if _, err := Checks(sc, res); err == nil || !strings.Contains(err.Error(), "too early") {
+			t.Errorf("%s: got %v, want a too-early error", extra, err)
+		}
+	}
+}
