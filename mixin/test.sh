@@ -3,7 +3,7 @@
 #   1. drift: a fresh render equals the committed alerts/, dashboards/, deploy/
 #   2. promtool check rules, under Prometheus 2.42 ($PROMTOOL2) and 3 ($PROMTOOL3), of the rules
 #      and of every dashboard query
-#   3. promtool test rules mixin/tests/*.yaml and tests/shapes/*.yaml, under both; tests/native
+#   3. promtool test rules mixin/tests/*.yaml, tests/shapes/*.yaml and tests/sources/*.yaml, under both; tests/native
 #      (the same pools in classic, native and both histogram modes): classic under both,
 #      native and both under promtool 3 (2.42's test input has no native histogram samples)
 #   4. every scenario under mixin/scenarios (the public ones in mixin/scenarios/public, and the
@@ -78,8 +78,8 @@ for pt in "$promtool2" "$promtool3"; do
 	"$pt" check rules "$tmp/dashboard-queries.yaml" || fail "$pt: dashboard queries do not parse"
 	step "$pt check rules"
 	"$pt" check rules "${rules[@]}" || fail "$pt check rules"
-	step "$pt test rules mixin/tests, mixin/tests/shapes (the alert x pool-shape matrix)"
-	"$pt" test rules mixin/tests/*.yaml mixin/tests/shapes/*.yaml || fail "$pt test rules"
+	step "$pt test rules mixin/tests, mixin/tests/shapes, mixin/tests/sources (the alert x pool-shape and alert x source matrices)"
+	"$pt" test rules mixin/tests/*.yaml mixin/tests/shapes/*.yaml mixin/tests/sources/*.yaml || fail "$pt test rules"
 done
 # Histogram modes: the classic file under both versions; the native-only and both files under
 # promtool 3 only, as 2.42's test input cannot hold native histogram samples.

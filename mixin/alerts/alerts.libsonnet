@@ -137,7 +137,8 @@ local util = import '../lib/util.libsonnet';
           // task duration), or a bounded queue is full (the next task is rejected; a queue of
           // capacity 0 is no queue: a caller blocked in its submit is judged by its wait), or,
           // where the source reports no queue age (CherryPy), every worker was busy through
-          // the window (exact, from busy seconds over the mean capacity). $value is always
+          // the window (exact, from busy seconds over the mean capacity; where the source has
+          // no busy seconds either, the busy gauge at every scrape of the window). $value is always
           // the number of tasks queued.
           expr: |||
             workerpool_queued_tasks{%(p)s} > 0
@@ -148,7 +149,15 @@ local util = import '../lib/util.libsonnet';
               workerpool_queued_tasks{%(p)s} >= (workerpool_max_queued_tasks{%(p)s} > 0)
               or
               (
-                rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                (
+                  rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                  or
+                  (
+                    avg_over_time(workerpool_busy_workers{%(p)s}[%(exhaustedWindow)s])
+                    unless on (%(by)s)
+                    present_over_time(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                  )
+                )
                   / avg_over_time(workerpool_max_workers{%(p)s}[%(exhaustedWindow)s]) >= %(exhaustedUtilization)s
                 unless on (%(by)s)
                 workerpool_oldest_queued_task_age_seconds{%(p)s}

@@ -26,9 +26,9 @@ local g = import 'lib.libsonnet';
       c, 'poolwatch-overview.json', 'poolwatch / Pools overview',
       'Every worker pool at a glance: how busy, how often saturated, how long work waits, and what is firing.',
       [
-        g.timeseries('Utilization', 'Mean busy workers over capacity, exact (rate of busy seconds over %s). Near 100%% waits grow without bound.' % c.rateWindow,
+        g.timeseries('Utilization', 'Mean busy workers over capacity (%s): exact from busy seconds, or the mean of the sampled busy gauge for sources without them (PHP-FPM, Apache, uWSGI, Puma, Tomcat). Near 100%% waits grow without bound.' % c.rateWindow,
                      'percentunit', [g.target('%s{%s}' % [n.utilization, s], legend)], min=0),
-        g.timeseries('Time saturated', 'Fraction of the last %s during which every worker was busy. Absent for sources without saturated seconds (CherryPy): see Utilization.' % c.rateWindow,
+        g.timeseries('Time saturated', 'Fraction of the last %s during which every worker was busy. Absent by design for sources without saturated seconds (CherryPy, PHP-FPM, Apache, uWSGI, Puma, Tomcat): see Utilization.' % c.rateWindow,
                      'percentunit', [g.target('%s{%s}' % [n.saturation, s], legend)], min=0, max=1),
         g.timeseries('Worst queue waits (p99)', 'The ten highest 99th percentiles of the time tasks waited for a worker (%s). Absent for sources without a wait histogram.' % c.rateWindow,
                      's', [g.target('topk(10, %s{%s})' % [n.waitQuantile('99'), s], legend)], min=0),
@@ -48,10 +48,10 @@ local g = import 'lib.libsonnet';
       c, 'poolwatch-pool.json', 'poolwatch / Pool detail',
       'One pool in depth: workers, queue, waits, durations, outcomes, rejections and the Go runtime of its process.',
       [
-        g.timeseries('Busy vs max workers', 'Workers running a task (sampled at scrape), the exact mean of busy workers over the rate interval, workers alive and capacity.',
+        g.timeseries('Busy vs max workers', 'Workers running a task (sampled at scrape), the mean of busy workers over %s (exact from busy seconds; the sampled gauge\'s mean for sources without them), workers alive and capacity.' % c.rateWindow,
                      'short', [
                        g.target('workerpool_busy_workers{%s}' % s, 'busy {{instance}} {{pool}}'),
-                       g.target('rate(workerpool_busy_seconds_total{%s}[$__rate_interval])' % s, 'mean busy {{instance}} {{pool}}'),
+                       g.target('%s{%s}' % [n.busy, s], 'mean busy {{instance}} {{pool}}'),
                        g.target('workerpool_workers{%s}' % s, 'alive {{instance}} {{pool}}'),
                        g.target('workerpool_max_workers{%s}' % s, 'max {{instance}} {{pool}}'),
                      ], min=0),

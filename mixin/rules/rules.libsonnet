@@ -92,6 +92,29 @@ local util = import '../lib/util.libsonnet';
     ];
     std.join('\nor\n', pins + steps + ['%s + %s' % [pools, min]]),
 
+  // Mean busy workers over window w: the rate of busy seconds where the pool has them (once
+  // the counter is a rate window old), else the mean of the sampled busy gauge. A pool that
+  // exposed busy seconds at any point of the rate window never takes the gauge branch, so it
+  // has one series from one source and cannot flip between them (not even in its first
+  // window, when the rate branch is still held back). Both branches wait until their series
+  // is a rate window old: the first minutes' few samples make a steep, false trend.
+  busyExpr(c, w)::
+    |||
+      (
+        rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+        and
+        present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s] offset %(rw)s)
+      )
+      or
+      (
+        avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s])
+        and
+        present_over_time(workerpool_busy_workers{%(p)s}[%(rw)s] offset %(rw)s)
+        unless on (%(by)s)
+        present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
+      )
+    ||| % { p: c.poolSelector, w: w, rw: c.rateWindow, by: util.labelList(c.poolLabels) },
+
   prometheusRules+:: {
     local c = $._config,
     local n = $.names(c),
@@ -106,23 +129,17 @@ local util = import '../lib/util.libsonnet';
           // instant per scrape. Recorded only once the series is a window old: over a partial
           // window rate() of a new counter climbs from 0, a trend the exhaustion forecast
           // would extrapolate.
+          // Sources without busy seconds (PHP-FPM, Apache, uWSGI, Puma, Tomcat) fall back on
+          // the mean of the sampled busy gauge (never made into a counter): $.busyExpr.
           record: n.busy,
-          expr: |||
-            rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
-            and
-            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s] offset %(w)s)
-          ||| % { p: p, w: c.rateWindow },
+          expr: $.busyExpr(c, c.rateWindow),
         },
       ] + (if c.predictNowWindow == c.rateWindow then [] else [
         {
           // Mean busy workers over the short window of the exhaustion forecast: the load now,
           // one minute behind rather than the 2.5 of the rate window. Same guard as above.
           record: n.busyNow,
-          expr: |||
-            rate(workerpool_busy_seconds_total{%(p)s}[%(nw)s])
-            and
-            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s] offset %(w)s)
-          ||| % { p: p, w: c.rateWindow, nw: c.predictNowWindow },
+          expr: $.busyExpr(c, c.predictNowWindow),
         },
       ]) + [
         {
