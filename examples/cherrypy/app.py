@@ -18,7 +18,8 @@ CLI (kept stable: poolwatch's tests run exactly this)::
         --threads N
 
 Endpoints on the main server: ``/`` (answers at once) and ``/slow?seconds=X`` (answers after
-X seconds, or as soon as the process is asked to stop). Stats: ``http://HOST:S/cpstats/data``,
+X seconds, or as soon as the process is asked to stop), also below it as
+``/slow/ANY/PATH?seconds=X`` (many routes for tests). Stats: ``http://HOST:S/cpstats/data``,
 only on the stats port (the application answers 404 there, and /cpstats 404 on the main port).
 Optional: ``--stats-threads`` (default 2), ``--keep-alive-limit`` (default 0: no idle
 keep-alive connection on the main server, so that cheroot's Queue counts waiting requests only)
@@ -47,7 +48,7 @@ class App:
         return 'ok\n'
 
     @cherrypy.expose
-    def slow(self, seconds='1'):
+    def slow(self, *path, seconds='1'):
         try:
             delay = float(seconds)
         except ValueError:
