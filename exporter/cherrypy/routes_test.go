@@ -161,7 +161,8 @@ func TestRoutesFromCherryPy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if main.BusyWorkers == threads && main.QueuedTasks == 2 && len(reqs) == threads {
+		// At least the 2 held ones are queued (the readiness probe's connection may be too).
+		if main.BusyWorkers == threads && main.QueuedTasks >= 2 && len(reqs) == threads {
 			got, err := exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: route.DefaultMax})
 			if err != nil {
 				t.Fatal(err)
