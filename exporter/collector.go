@@ -13,14 +13,16 @@ import (
 )
 
 // Target is one status page to read: which source understands it, where it is, through which
-// reader (the module's TLS, auth and redirect policy) and how long a read may take at most.
-// [Module.Target] makes the Target of a probe, with the module's limits and its coalescing
-// of concurrent reads; a Target built by hand reads on every Collect.
+// reader (the module's TLS, auth and redirect policy), how long a read may take at most, and
+// how its running requests become route series. [Module.Target] makes the Target of a probe,
+// with the module's limits and its coalescing of concurrent reads; a Target built by hand
+// reads on every Collect.
 type Target struct {
 	Source  Source
 	Reader  Reader
 	URL     string
 	Timeout time.Duration
+	Routes  RouteOptions
 	// MaxPools and MaxSeries bound one read's output: past either, the read fails
 	// (poolwatch_up 0, one log line) rather than flood Prometheus. Zero means
 	// [DefaultMaxPools] and [DefaultMaxSeries].
@@ -140,6 +142,7 @@ func (c *targetCollector) poolMetrics(pools []Pool, logger *slog.Logger) []prome
 		}
 		seen[p.Name] = true
 		metrics = appendPool(metrics, p)
+		metrics = c.appendRoutes(metrics, p, logger)
 	}
 	if skipped > 0 {
 		logger.Warn("skipping pools", "count", skipped, "first_err", first)
@@ -170,6 +173,8 @@ var (
 	saturatedSecondsDesc = newDesc(contract.SaturatedSecondsTotal, contract.LabelPool)
 	oldestQueuedDesc     = newDesc(contract.OldestQueuedAgeSeconds, contract.LabelPool)
 	oldestRunningDesc    = newDesc(contract.OldestRunningAgeSecs, contract.LabelPool)
+	routeBusyDesc        = newDesc(contract.RouteBusyWorkers, contract.LabelPool, contract.LabelRoute)
+	routeOldestDesc      = newDesc(contract.RouteOldestRunning, contract.LabelPool, contract.LabelRoute)
 )
 
 func newDesc(name string, labels ...string) *prometheus.Desc {
@@ -219,6 +224,32 @@ func appendPool(ms []prometheus.Metric, p *Pool) []prometheus.Metric {
 	}
 	if p.OldestRunningTaskAgeSeconds != nil {
 		gauge(oldestRunningDesc, *p.OldestRunningTaskAgeSeconds)
+	}
+	return ms
+}
+
+// appendRoutes appends the route series of a valid pool whose source reports its running
+// requests. Route names are valid UTF-8 (the normaliser replaces invalid bytes), so
+// MustNewConstMetric cannot panic. They count towards max_series like every other series; a
+// pool adds at most 2 × (routes max + 1) of them.
+func (c *targetCollector) appendRoutes(ms []prometheus.Metric, p *Pool, logger *slog.Logger) []prometheus.Metric {
+	if p.Running == nil {
+		return ms
+	}
+	routes, dropped, err := Routes(p.Running, p.BusyWorkers, c.target.Routes)
+	if err != nil {
+		logger.Warn("leaving out the route series of a pool", "pool", Truncate(p.Name, 64), "err", err)
+		return ms
+	}
+	if dropped > 0 {
+		// Frequent and harmless (see Routes): not worth more than a debug line.
+		logger.Debug("more running requests than busy workers; the youngest are left out of the routes",
+			"pool", Truncate(p.Name, 64), "left_out", dropped, "busy", p.BusyWorkers)
+	}
+	for _, r := range routes {
+		ms = append(ms,
+			prometheus.MustNewConstMetric(routeBusyDesc, prometheus.GaugeValue, float64(r.Busy), p.Name, r.Route),
+			prometheus.MustNewConstMetric(routeOldestDesc, prometheus.GaugeValue, r.Oldest, p.Name, r.Route))
 	}
 	return ms
 }

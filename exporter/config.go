@@ -52,7 +52,10 @@ type Module struct {
 	// and DefaultMaxSeries); past either, the target reads poolwatch_up 0.
 	MaxPools  int `yaml:"max_pools,omitempty"`
 	MaxSeries int `yaml:"max_series,omitempty"`
+	// Routes sets how the requests its targets' pools run become route series.
+	Routes RoutesConfig `yaml:"routes,omitempty"`
 
+	routes   RouteOptions
 	patterns []*regexp.Regexp
 	client   *http.Client
 	reader   Reader
@@ -89,6 +92,7 @@ func (m *Module) Target(url string, timeout time.Duration) Target {
 		Timeout:   min(timeout, time.Duration(m.Timeout)),
 		MaxPools:  m.MaxPools,
 		MaxSeries: m.MaxSeries,
+		Routes:    m.routes,
 		reads:     m.reads,
 		key:       url,
 		readLimit: time.Duration(m.Timeout),
@@ -189,6 +193,11 @@ func (m *Module) init(dir string, sources map[string]Source) error {
 		}
 		m.patterns = append(m.patterns, re)
 	}
+	routes, err := m.Routes.Options()
+	if err != nil {
+		return err
+	}
+	m.routes = routes
 	if dir != "" {
 		m.HTTPClientConfig.SetDirectory(dir)
 	}

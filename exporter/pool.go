@@ -34,6 +34,10 @@ type Pool struct {
 	SaturatedSecondsTotal       *float64
 	OldestQueuedTaskAgeSeconds  *float64
 	OldestRunningTaskAgeSeconds *float64
+
+	// Running lists the requests running now, for the route series (see [Routes]); nil when
+	// the source cannot tell which requests its workers run.
+	Running []Request
 }
 
 // Float returns a pointer to v, for the optional fields of [Pool].

@@ -54,10 +54,10 @@ func Parse(data []byte) (pools []exporter.Pool, skipped []error, err error) {
 // more than maxPools (running, or unreadable), it stops reading and fails with
 // [exporter.ErrTooManyPools], so that a hostile page costs a few entries, not its size.
 //
-// The "CherryPy Applications" series (completed requests, oldest running request) are
-// process-wide; they go to the server with the most threads, ties going to the lowest pool
-// name. If that server is skipped, or some server's thread count is unreadable, they are
-// left out rather than given to another pool.
+// The "CherryPy Applications" series (completed requests, oldest running request, and the
+// running requests the route series come from) are process-wide; they go to the server with
+// the most threads, ties going to the lowest pool name. If that server is skipped, or some
+// server's thread count is unreadable, they are left out rather than given to another pool.
 func Decode(r io.Reader, maxPools int) (pools []exporter.Pool, skipped []error, err error) {
 	in := &readErr{r: r}
 	doc, err := decodeDocument(json.NewDecoder(in), maxPools)
@@ -87,6 +87,7 @@ func Decode(r io.Reader, maxPools int) (pools []exporter.Pool, skipped []error, 
 			p := &candidates[main].pool
 			p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: doc.completed}
 			p.OldestRunningTaskAgeSeconds = exporter.Float(doc.oldest)
+			p.Running = doc.running
 		}
 	}
 
@@ -127,6 +128,7 @@ type document struct {
 	threadsUnknown    bool
 	skipped           []error
 	completed, oldest float64
+	running           []exporter.Request
 	appErr            error
 }
 
@@ -150,11 +152,11 @@ func decodeDocument(dec *json.Decoder, maxPools int) (*document, error) {
 			}
 		case key == appKey:
 			doc.sawApp = true
-			completed, oldest, appErr, err := readAppStats(w)
+			app, appErr, err := readAppStats(w)
 			if err != nil {
 				return err
 			}
-			doc.completed, doc.oldest, doc.appErr = completed, oldest, appErr
+			doc.completed, doc.oldest, doc.running, doc.appErr = app.completed, app.oldest, app.running, appErr
 		default:
 			return w.skip()
 		}
@@ -293,17 +295,34 @@ func serverPool(s server) (exporter.Pool, error) {
 	return p, p.Validate()
 }
 
-// readAppStats reads the two series that come from tools.cpstats: completed requests and the
-// age of the oldest request running. Either both are valid or appErr says why neither is; err
-// is a fatal error of the document. The
-// "Requests" dict (the last request of every thread that ran one) is read one request at a
-// time: a huge one costs no map of it.
-func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
+// appStats is what readAppStats keeps of "CherryPy Applications".
+type appStats struct {
+	completed, oldest float64
+	// running are the requests in progress, for the route series.
+	running []exporter.Request
+}
+
+// maxRequestLine and maxRunning bound what is kept of the running requests, so that a hostile
+// page (100k requests of long lines) costs no more memory than a real one: a route is cut far
+// shorter than maxRequestLine anyway, and no cheroot pool runs maxRunning threads (the routes
+// of the requests past it are left out; Routes keeps no more than the busy threads anyway).
+const (
+	maxRequestLine = 256
+	maxRunning     = 1024
+)
+
+// readAppStats reads what comes from tools.cpstats: completed requests, the age of the oldest
+// request running, and the requests running (method and target of their Request-Line, and
+// their age). Either all are valid or appErr says why none is; err is a fatal error of the
+// document. The "Requests" dict (the last request of every thread that ran one) is read one
+// request at a time: a huge one costs no map of it.
+func readAppStats(w walker) (app appStats, appErr, err error) {
 	var (
 		enabled        *bool
 		total, current *float64
 		requestErr     error
 	)
+	app.running = []exporter.Request{}
 	err = w.object(func(key string) error {
 		switch key {
 		case "Enabled":
@@ -317,6 +336,7 @@ func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
 				var (
 					running bool
 					seconds *float64
+					line    *string
 				)
 				err := w.object(func(key string) error {
 					switch key {
@@ -334,6 +354,14 @@ func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
 						return w.rest(tok)
 					case "Processing Time":
 						return w.number(key, &seconds)
+					case "Request-Line":
+						if err := w.text(key, &line); err != nil {
+							return err
+						}
+						if len(*line) > maxRequestLine {
+							*line = (*line)[:maxRequestLine]
+						}
+						return nil
 					}
 					return w.skip()
 				})
@@ -349,7 +377,16 @@ func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
 					}
 					return nil
 				}
-				oldest = max(oldest, *seconds)
+				app.oldest = max(app.oldest, *seconds)
+				// A request whose Request-Line cannot be read still holds a worker: it counts in
+				// route "other" (empty Target).
+				r := exporter.Request{AgeSeconds: *seconds}
+				if line != nil {
+					r.Method, r.Target, _ = ParseRequestLine(*line)
+				}
+				if len(app.running) < maxRunning {
+					app.running = append(app.running, r)
+				}
 				return nil
 			})
 		}
@@ -357,17 +394,18 @@ func readAppStats(w walker) (completed, oldest float64, appErr, err error) {
 	})
 	switch {
 	case err != nil && !isTypeError(err):
-		return 0, 0, nil, err
+		return appStats{}, nil, err
 	case err != nil:
-		return 0, 0, err, nil
+		return appStats{}, err, nil
 	case enabled != nil && !*enabled:
-		return 0, 0, errors.New("collection is paused (Enabled is false)"), nil
+		return appStats{}, errors.New("collection is paused (Enabled is false)"), nil
 	case total == nil || current == nil:
-		return 0, 0, errors.New(`"Total Requests" or "Current Requests" is missing`), nil
+		return appStats{}, errors.New(`"Total Requests" or "Current Requests" is missing`), nil
 	case *current < 0 || *total < *current || math.IsInf(*total, 0):
-		return 0, 0, fmt.Errorf("%v current requests out of %v in total", *current, *total), nil
+		return appStats{}, fmt.Errorf("%v current requests out of %v in total", *current, *total), nil
 	case requestErr != nil:
-		return 0, 0, requestErr, nil
+		return appStats{}, requestErr, nil
 	}
-	return *total - *current, oldest, nil, nil
+	app.completed = *total - *current
+	return app, nil, nil
 }

@@ -3,6 +3,7 @@ package cherrypy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -39,16 +40,6 @@ func TestParseRequestLine(t *testing.T) {
 	}
 }
 
-// appEntry returns the "CherryPy Applications" entry of a captured page.
-func appEntry(t testing.TB, page []byte) json.RawMessage {
-	t.Helper()
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(page, &doc); err != nil {
-		t.Fatal(err)
-	}
-	return doc[appKey]
-}
-
 // routes.json: a real CherryPy with 4 threads holding two requests on /slow and one on
 // /slow/users/42 (see TestCaptureRoutes), after a fast request on / that finished.
 func TestRoutesCaptured(t *testing.T) {
@@ -56,10 +47,7 @@ func TestRoutesCaptured(t *testing.T) {
 	pools := mustParse(t, page)
 	main := pools[0]
 	checkGauges(t, main, 4, 3, 0)
-	reqs, err := RunningRequests(appEntry(t, page))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reqs := main.Running
 	if len(reqs) != 3 {
 		t.Fatalf("running requests %+v, want the 3 held ones (the finished / is not running)", reqs)
 	}
@@ -73,7 +61,7 @@ func TestRoutesCaptured(t *testing.T) {
 			t.Errorf("age %v, want in (0, oldest running %v]", r.AgeSeconds, *main.OldestRunningTaskAgeSeconds)
 		}
 	}
-	got, err := exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: route.DefaultMax})
+	got, _, err := exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: route.DefaultMax})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +73,7 @@ func TestRoutesCaptured(t *testing.T) {
 		t.Errorf("routes = %+v, want %+v", got, want)
 	}
 	// With room for one route, the other is summed into "other".
-	got, _ = exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: 1})
+	got, _, _ = exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: 1})
 	want = []route.Stat{want[0], {Route: route.Other, Busy: 1, Oldest: want[1].Oldest}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("routes with max 1 = %+v, want %+v", got, want)
@@ -95,41 +83,55 @@ func TestRoutesCaptured(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ = exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Normalizer: route.NewNormalizer(rules...), Max: 5})
+	got, _, _ = exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Normalizer: route.NewNormalizer(rules...), Max: 5})
 	if got[1].Route != "GET /slow/users" {
 		t.Errorf("rewritten routes = %+v", got)
 	}
 }
 
-func TestRunningRequestsErrors(t *testing.T) {
+// cpstatsPage is a cpstats page with one 4-thread server, 2 of them busy, and the given Requests.
+func cpstatsPage(requests string) []byte {
+	return []byte(`{"Cheroot HTTPServer 1": {"Bind Address": "('127.0.0.1', 8080)", "Threads": 4,
+		"Threads Idle": 2, "Queue": 0, "Work Time": 1.5},
+	"CherryPy Applications": {"Enabled": true, "Total Requests": 5, "Current Requests": 2,
+		"Requests": ` + requests + `}}`)
+}
+
+func TestRunningRequests(t *testing.T) {
 	for name, c := range map[string]struct {
-		app     string
-		wantErr bool
-		want    []exporter.Request
+		requests string
+		bad      bool // the application's entry is left out (and explained), Running with it
+		want     []exporter.Request
 	}{
-		"none":        {`{"Requests": {}}`, false, nil},
-		"finished":    {`{"Requests": {"1": {"End Time": 5.0, "Processing Time": 1, "Request-Line": "GET / HTTP/1.1"}}}`, false, nil},
-		"bad line":    {`{"Requests": {"1": {"End Time": null, "Processing Time": 1, "Request-Line": "garbage"}}}`, false, []exporter.Request{{AgeSeconds: 1}}},
-		"no line":     {`{"Requests": {"1": {"End Time": null, "Processing Time": 2}}}`, false, []exporter.Request{{AgeSeconds: 2}}},
-		"no time":     {`{"Requests": {"1": {"End Time": null, "Request-Line": "GET / HTTP/1.1"}}}`, true, nil},
-		"negative":    {`{"Requests": {"1": {"End Time": null, "Processing Time": -1, "Request-Line": "GET / HTTP/1.1"}}}`, true, nil},
-		"wrong types": {`{"Requests": {"1": {"End Time": null, "Processing Time": "x"}}}`, true, nil},
+		"none":     {`{}`, false, []exporter.Request{}},
+		"finished": {`{"1": {"End Time": 5.0, "Processing Time": 1, "Request-Line": "GET / HTTP/1.1"}}`, false, []exporter.Request{}},
+		"running":  {`{"1": {"End Time": null, "Processing Time": 1.5, "Request-Line": "POST /a/7?x HTTP/1.1"}}`, false, []exporter.Request{{Method: "POST", Target: "/a/7?x", AgeSeconds: 1.5}}},
+		// A request whose line cannot be read still holds a worker: route "other".
+		"bad line":    {`{"1": {"End Time": null, "Processing Time": 1, "Request-Line": "garbage"}}`, false, []exporter.Request{{AgeSeconds: 1}}},
+		"no line":     {`{"1": {"End Time": null, "Processing Time": 2}}`, false, []exporter.Request{{AgeSeconds: 2}}},
+		"no time":     {`{"1": {"End Time": null, "Request-Line": "GET / HTTP/1.1"}}`, true, nil},
+		"negative":    {`{"1": {"End Time": null, "Processing Time": -1, "Request-Line": "GET / HTTP/1.1"}}`, true, nil},
+		"wrong types": {`{"1": {"End Time": null, "Processing Time": "x"}}`, true, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got, err := RunningRequests(json.RawMessage(c.app))
-			if (err != nil) != c.wantErr || !reflect.DeepEqual(got, c.want) {
-				t.Errorf("RunningRequests = %+v, %v; want %+v, error %v", got, err, c.want, c.wantErr)
+			pools, skipped, err := Parse(cpstatsPage(c.requests))
+			if err != nil || len(pools) != 1 {
+				t.Fatalf("Parse: %d pools, %v", len(pools), err)
+			}
+			if got := pools[0].Running; (len(skipped) > 0) != c.bad || !reflect.DeepEqual(got, c.want) {
+				t.Errorf("running %+v, skipped %v; want %+v, left out %v", got, skipped, c.want, c.bad)
 			}
 		})
 	}
 	// A request that cpstats could not name still holds a worker: it is counted in "other".
-	got, err := exporter.Routes([]exporter.Request{{AgeSeconds: 1}, {Method: "GET", Target: "/", AgeSeconds: 2}}, 2, exporter.RouteOptions{Max: 5})
+	got, _, err := exporter.Routes([]exporter.Request{{AgeSeconds: 1}, {Method: "GET", Target: "/", AgeSeconds: 2}}, 2, exporter.RouteOptions{Max: 5})
 	if err != nil || !reflect.DeepEqual(got, []route.Stat{{Route: "GET /", Busy: 1, Oldest: 2}, {Route: route.Other, Busy: 1, Oldest: 1}}) {
 		t.Errorf("Routes = %+v, %v", got, err)
 	}
-	// More requests than busy workers: the records are not this pool's; nothing is exposed.
-	if _, err := exporter.Routes([]exporter.Request{{AgeSeconds: 1}, {AgeSeconds: 1}}, 1, exporter.RouteOptions{Max: 5}); err == nil {
-		t.Error("2 requests on 1 busy worker accepted")
+	// More requests than busy workers: the youngest are left out, so that the routes never
+	// hold more workers than are busy.
+	if got, dropped, _ := exporter.Routes([]exporter.Request{{AgeSeconds: 1}, {AgeSeconds: 3}}, 1, exporter.RouteOptions{Max: 5}); dropped != 1 || len(got) != 1 || got[0].Oldest != 3 {
+		t.Errorf("2 requests on 1 busy worker: %+v, %d dropped", got, dropped)
 	}
 }
 
@@ -157,13 +159,10 @@ func TestRoutesFromCherryPy(t *testing.T) {
 			t.Fatal(err)
 		}
 		main := mustParse(t, page)[0]
-		reqs, err := RunningRequests(appEntry(t, page))
-		if err != nil {
-			t.Fatal(err)
-		}
+		reqs := main.Running
 		// At least the 2 held ones are queued (the readiness probe's connection may be too).
 		if main.BusyWorkers == threads && main.QueuedTasks >= 2 && len(reqs) == threads {
-			got, err := exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: route.DefaultMax})
+			got, _, err := exporter.Routes(reqs, main.BusyWorkers, exporter.RouteOptions{Max: route.DefaultMax})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -209,15 +208,18 @@ func FuzzRequestLine(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		var doc map[string]json.RawMessage
-		if json.Unmarshal(b, &doc) != nil {
+		var doc map[string]struct {
+			Requests map[string]struct {
+				RequestLine *string `json:"Request-Line"`
+			}
+		}
+		// The servers' "Requests" is a number, not this shape: that type error is expected,
+		// and the decoder still fills in the application's entry.
+		var syntax *json.SyntaxError
+		if err := json.Unmarshal(b, &doc); errors.As(err, &syntax) {
 			continue
 		}
-		var a struct{ Requests map[string]requestRecord }
-		if json.Unmarshal(doc[appKey], &a) != nil {
-			continue
-		}
-		for _, r := range a.Requests {
+		for _, r := range doc[appKey].Requests {
 			if r.RequestLine != nil {
 				f.Add(*r.RequestLine)
 			}

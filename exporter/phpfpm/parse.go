@@ -19,6 +19,8 @@ type status struct {
 	Processes      *[]struct {
 		State           *string  `json:"state"`
 		RequestDuration *float64 `json:"request duration"` // microseconds
+		RequestMethod   *string  `json:"request method"`
+		RequestURI      *string  `json:"request uri"` // path and query string, "-" if unknown yet
 	} `json:"processes"`
 }
 
@@ -68,6 +70,8 @@ var inRequest = map[string]bool{
 //     request's params at once, so a long stay there is a connection kept open for the next
 //     request (nginx fastcgi_keep_conn, mod_proxy_fcgi enablereuse), whose "duration" is its
 //     idle time (measured). It still holds the child: busy, but no running task.
+//   - the route series: the same processes (past "Reading headers"), by "request method" and
+//     "request uri" (normalised by the exporter), aged by their "request duration".
 //
 // "max children reached" counts how often the process manager wanted a child it could not
 // start; it is no contract series and is left out. Nothing measures busy time, waits or
@@ -100,6 +104,7 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		return p, fmt.Errorf(`pool %q: PHP-FPM status has no "processes": was ?full lost on the way?`, p.Name)
 	}
 	busy, oldest := 0.0, 0.0
+	running := []exporter.Request{}
 	for i, proc := range *s.Processes {
 		if proc.State == nil || proc.RequestDuration == nil {
 			return p, fmt.Errorf("pool %q: process %d lacks its state or request duration", p.Name, i)
@@ -111,6 +116,16 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 			busy++
 			if *proc.State != "Reading headers" {
 				oldest = math.Max(oldest, *proc.RequestDuration/1e6)
+				// For the route series: a request whose URI is not known ("-") counts in
+				// route "other".
+				r := exporter.Request{AgeSeconds: *proc.RequestDuration / 1e6}
+				if proc.RequestURI != nil && *proc.RequestURI != "-" && *proc.RequestURI != "" {
+					r.Target = *proc.RequestURI
+					if proc.RequestMethod != nil && *proc.RequestMethod != "-" {
+						r.Method = *proc.RequestMethod
+					}
+				}
+				running = append(running, r)
 			}
 		}
 	}
@@ -127,6 +142,7 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 	p.BusyWorkers = busy
 	p.TasksCompletedTotal = map[string]float64{"success": *s.AcceptedConn - busy}
 	p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
+	p.Running = running
 	if *s.ListenQueueLen > 0 {
 		p.QueuedTasks = *s.ListenQueue
 		if capacity := *s.ListenQueueLen + 1; *s.ListenQueue <= capacity {

@@ -39,6 +39,8 @@ type connector struct {
 	Workers []struct {
 		Stage                 string `xml:"stage,attr"`
 		RequestProcessingTime string `xml:"requestProcessingTime,attr"`
+		Method                string `xml:"method,attr"`
+		CurrentURI            string `xml:"currentUri,attr"` // the path; "?" when unknown
 	} `xml:"workers>worker"`
 }
 
@@ -64,6 +66,7 @@ type connector struct {
 //   - oldest_running is the largest requestProcessingTime (milliseconds since the request
 //     started) among the workers in stage S (service) or F (finishing): the requests on a
 //     thread now. 0 when there is none.
+//   - the route series: those same workers, by method and currentUri.
 //
 // Not provided, because the page does not report them: queued tasks (requests wait in the
 // executor's queue and connections in acceptCount's backlog, neither shown: the queue is
@@ -137,6 +140,7 @@ func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, no
 			p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: n}
 		}
 		oldest := 0.0
+		running := []exporter.Request{}
 		for _, w := range c.Workers {
 			if w.Stage != "S" && w.Stage != "F" {
 				continue
@@ -148,9 +152,18 @@ func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, no
 				break
 			}
 			oldest = max(oldest, ms/1000)
+			r := exporter.Request{AgeSeconds: ms / 1000}
+			if w.CurrentURI != "" && w.CurrentURI != "?" {
+				r.Target = w.CurrentURI
+				if w.Method != "?" {
+					r.Method = w.Method
+				}
+			}
+			running = append(running, r)
 		}
 		if oldest >= 0 {
 			p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
+			p.Running = running
 		}
 	}
 	return p, notes, p.Validate()

@@ -21,6 +21,14 @@ const (
 	OldestRunningAgeSecs   = "workerpool_oldest_running_task_age_seconds"
 )
 
+// Route series ("Which requests hold the workers"), labelled by LabelPool and LabelRoute. A
+// route is exposed only while it runs something, at most a configured number of routes per
+// pool, the rest summed into route "other".
+const (
+	RouteBusyWorkers   = "workerpool_route_busy_workers"
+	RouteOldestRunning = "workerpool_route_oldest_running_task_age_seconds"
+)
+
 // Exporter series, labelled by LabelSource.
 const (
 	Up                    = "poolwatch_up"
@@ -33,6 +41,7 @@ const (
 	LabelOutcome = "outcome"
 	LabelReason  = "reason"
 	LabelSource  = "source"
+	LabelRoute   = "route"
 
 	OutcomeSuccess = "success"
 	OutcomeError   = "error"
@@ -68,6 +77,8 @@ var Help = map[string]string{
 	SaturatedSecondsTotal:  "Time during which every worker was busy; rate() of it is the fraction of time the pool was exhausted.",
 	OldestQueuedAgeSeconds: "How long the task that has waited longest (in the queue or in a blocked submit) has waited so far; 0 when none waits.",
 	OldestRunningAgeSecs:   "How long the longest-running task has run so far; 0 when no task runs.",
+	RouteBusyWorkers:       "Workers running a task (a request) of this route now; routes beyond the top ones are summed into route \"other\".",
+	RouteOldestRunning:     "How long the oldest running task (request) of this route has run so far.",
 	Up:                     "1 if the last read of the target succeeded, else 0.",
 	ScrapeDurationSeconds:  "How long reading the target took, in seconds.",
 }
