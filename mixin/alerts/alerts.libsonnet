@@ -60,6 +60,25 @@ local util = import '../lib/util.libsonnet';
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
 
+    // The culprit, named in the page itself: the route of the alert's pool that holds the most
+    // workers (busyCulprit) or runs the oldest request (oldestCulprit), read from the route
+    // series with the template function query at the time the alert is evaluated. For a pool
+    // without route series the query is empty and the description reads exactly as before.
+    // These strings are Go templates with printf verbs: they are appended after the `%` of the
+    // description, never formatted by it.
+    local routeSel = std.join(',', ['%s=%%q' % l for l in c.poolLabels]),
+    local routeArgs = std.join(' ', ['$labels.' + l for l in c.poolLabels]),
+    local busyCulprit =
+      '{{ with printf `topk(1, workerpool_route_busy_workers{%s})` %s | query }}{{ with first . }}' % [routeSel, routeArgs] +
+      ' The route holding the most workers is {{ label "route" . }}: {{ value . }} busy' +
+      '{{ with printf `workerpool_route_oldest_running_task_age_seconds{%s,route=%%q}` %s (label "route" .) | query }}' % [routeSel, routeArgs] +
+      ', its oldest request running for {{ first . | value | humanizeDuration }}{{ end }}.{{ end }}{{ end }}',
+    local oldestCulprit =
+      '{{ with printf `topk(1, workerpool_route_oldest_running_task_age_seconds{%s})` %s | query }}{{ with first . }}' % [routeSel, routeArgs] +
+      ' The oldest running request is on route {{ label "route" . }} ({{ value . | humanizeDuration }})' +
+      '{{ with printf `workerpool_route_busy_workers{%s,route=%%q}` %s (label "route" .) | query }}' % [routeSel, routeArgs] +
+      ', which holds {{ first . | value }} of the busy workers{{ end }}.{{ end }}{{ end }}',
+
     // withRunbook adds the runbook_url every alert links to (kubernetes-mixin's idiom), so
     // the runbook anchor and the alert name cannot disagree.
     local withRunbook(a) = a {
@@ -92,7 +111,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s, and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s, and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f) + busyCulprit,
           },
         },
         {
@@ -128,7 +147,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool has had every worker busy most of the time.',
-            description: 'Every worker of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) was busy {{ $value | humanizePercentage }} of the last %(rateWindow)s, for %(saturatedFor)s: new tasks wait for a worker.' % f,
+            description: ('Every worker of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) was busy {{ $value | humanizePercentage }} of the last %(rateWindow)s, for %(saturatedFor)s: new tasks wait for a worker.' % f) + busyCulprit,
           },
         },
         {
@@ -169,7 +188,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: 'Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f) + busyCulprit,
           },
         },
         {
@@ -200,7 +219,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool has a task that has been running for too long.',
-            description: 'The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss and %(hungTaskDurationFactor)s mean task durations): its worker is probably hung on a call without a timeout.' % f,
+            description: ('The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss and %(hungTaskDurationFactor)s mean task durations): its worker is probably hung on a call without a timeout.' % f) + oldestCulprit,
           },
         },
         {

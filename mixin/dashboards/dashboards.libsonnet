@@ -22,6 +22,24 @@ local g = import 'lib.libsonnet';
     local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: false, keepTime: true },
     local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: true, keepTime: true },
 
+    // The routes running something now, oldest request first: where a hung request is, and
+    // how many workers its route holds.
+    local routesTable = g.table('Routes by oldest running request', 'Routes with a request running now, by how long the oldest has run, with the workers each holds. A route whose oldest request keeps aging is hung on something.',
+                                's', [
+                                  g.target('workerpool_route_oldest_running_task_age_seconds{%s}' % s, ''),
+                                  g.target('workerpool_route_busy_workers{%s}' % s, ''),
+                                ]) + {
+      fieldConfig+: { overrides: [{ matcher: { id: 'byName', options: 'busy workers' }, properties: [{ id: 'unit', value: 'short' }] }] },
+      transformations: [
+        { id: 'merge', options: {} },
+        { id: 'organize', options: {
+          excludeByName: { Time: true, __name__: true },
+          renameByName: { 'Value #A': 'oldest running', 'Value #B': 'busy workers' },
+        } },
+        { id: 'sortBy', options: { sort: [{ field: 'oldest running', desc: true }] } },
+      ],
+    },
+
     'poolwatch-overview.json': g.dashboard(
       c, 'poolwatch-overview.json', 'poolwatch / Pools overview',
       'Every worker pool at a glance: how busy, how often saturated, how long work waits, and what is firing.',
@@ -55,6 +73,23 @@ local g = import 'lib.libsonnet';
                        g.target('workerpool_workers{%s}' % s, 'alive {{instance}} {{pool}}'),
                        g.target('workerpool_max_workers{%s}' % s, 'max {{instance}} {{pool}}'),
                      ], min=0),
+        // Who holds the pool: the routes' busy workers stacked up to the pool's capacity, so
+        // that the route eating the pool stands out as the band that fills it.
+        g.timeseries('Who holds the pool', 'Busy workers by route (the routes holding the most, the rest summed as "other"), stacked, against the capacity (dashed). For one pool at a time; absent for pools that do not report routes.',
+                     'short', [
+                       g.target('sum by (%s, route) (workerpool_route_busy_workers{%s})' % [by, s], '{{route}} {{instance}} {{pool}}'),
+                       g.target('workerpool_max_workers{%s}' % s, 'max {{instance}} {{pool}}'),
+                     ], stack=true, min=0) + {
+          fieldConfig+: { overrides: [{
+            matcher: { id: 'byRegexp', options: '^max .*' },
+            properties: [
+              { id: 'custom.stacking', value: { mode: 'none' } },
+              { id: 'custom.fillOpacity', value: 0 },
+              { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+            ],
+          }] },
+        },
+        routesTable,
         g.timeseries('Utilization and saturation', 'Utilization (exact from busy seconds; the sampled busy gauge\'s mean for sources without them) and the fraction of time every worker was busy (%s; saturation absent by design for the exporter\'s sources: CherryPy, PHP-FPM, Apache, uWSGI, Puma, Tomcat have no saturated seconds).' % c.rateWindow,
                      'percentunit', [
                        g.target('%s{%s}' % [n.utilization, s], 'utilization {{instance}} {{pool}}'),
