@@ -64,7 +64,10 @@
 // severity, every rule evaluated without error on that Prometheus, the demo's pools were
 // scraped and had recording rules evaluated on them, and the native-histogram pool has its
 // wait quantiles, objective and objective ratios recorded (on Prometheus 3 from native
-// histograms alone: the test checks that no classic bucket was stored). The series come from the real exporter
+// histograms alone: the test checks that no classic bucket was stored). While the slow route
+// exhausts the pool, the exporter must also report that route ("GET /slow") holding the
+// workers, with the pool's own busy count and oldest running age in the same scrape, and the
+// critical's description must name it. The series come from the real exporter
 // reading a real cheroot thread pool, so a mismatch anywhere (a metric name, a label, a unit,
 // the exporter's mapping, a window too short for the scrape interval, a route) fails it.
 package e2e

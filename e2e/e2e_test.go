@@ -211,6 +211,9 @@ func pageBeforeStall(t *testing.T, root string, srv promServer, scale int) {
 	run := l.start(context.Background())
 	t.Cleanup(run.Stop) // also when a Fatal below ends the test early
 	stall := watch(t, run, hook, api, cherrypyPool)
+	if stall != nil {
+		checkRoutes(t, api, hook, cherrypyPool) // while the load still holds the pool
+	}
 	run.Stop()
 
 	if passed := checkTimeline(t, run, hook, cherrypyPool, stall, srv.name, l); !passed || t.Failed() {

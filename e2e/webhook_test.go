@@ -24,11 +24,12 @@ type webhookMessage struct {
 
 // receivedAlert is one firing alert as it reached the webhook.
 type receivedAlert struct {
-	At       time.Time // when the webhook received it
-	StartsAt time.Time // when Prometheus says it started firing
-	Receiver string    // the Alertmanager receiver that sent it, i.e. the route it took
-	Labels   map[string]string
-	Summary  string
+	At          time.Time // when the webhook received it
+	StartsAt    time.Time // when Prometheus says it started firing
+	Receiver    string    // the Alertmanager receiver that sent it, i.e. the route it took
+	Labels      map[string]string
+	Summary     string
+	Description string
 }
 
 // webhook plays the on-call engineer's pager: an HTTP server Alertmanager posts to. It keeps
@@ -72,7 +73,7 @@ func (w *webhook) serveHTTP(rw http.ResponseWriter, r *http.Request) {
 		}
 		w.alerts = append(w.alerts, receivedAlert{
 			At: now, StartsAt: a.StartsAt, Receiver: msg.Receiver,
-			Labels: a.Labels, Summary: a.Annotations["summary"],
+			Labels: a.Labels, Summary: a.Annotations["summary"], Description: a.Annotations["description"],
 		})
 	}
 	w.mu.Unlock()
