@@ -13,6 +13,7 @@ type descs struct {
 	wait, duration                               *prometheus.Desc
 	busySeconds, saturatedSeconds                *prometheus.Desc
 	oldestQueued, oldestRunning                  *prometheus.Desc
+	routeBusy, routeOldest                       *prometheus.Desc
 }
 
 func newDescs(pool string) descs {
@@ -35,6 +36,8 @@ func newDescs(pool string) descs {
 		saturatedSeconds: d(contract.SaturatedSecondsTotal),
 		oldestQueued:     d(contract.OldestQueuedAgeSeconds),
 		oldestRunning:    d(contract.OldestRunningAgeSecs),
+		routeBusy:        d(contract.RouteBusyWorkers, contract.LabelRoute),
+		routeOldest:      d(contract.RouteOldestRunning, contract.LabelRoute),
 	}
 }
 
@@ -42,6 +45,7 @@ func (d *descs) describe(ch chan<- *prometheus.Desc, bounded bool) {
 	for _, desc := range []*prometheus.Desc{
 		d.maxWorkers, d.workers, d.busy, d.queued, d.submitted, d.completed, d.rejected,
 		d.wait, d.duration, d.busySeconds, d.saturatedSeconds, d.oldestQueued, d.oldestRunning,
+		d.routeBusy, d.routeOldest,
 	} {
 		ch <- desc
 	}
@@ -82,4 +86,9 @@ func (d *descs) collect(ch chan<- prometheus.Metric, s *snapshot) {
 	counter(d.saturatedSeconds, s.saturatedSeconds)
 	gauge(d.oldestQueued, s.oldestQueued)
 	gauge(d.oldestRunning, s.oldestRunning)
+	// Only the routes running something: a route series disappears when its last task ends.
+	for _, r := range s.routes {
+		ch <- prometheus.MustNewConstMetric(d.routeBusy, prometheus.GaugeValue, float64(r.Busy), r.Route)
+		ch <- prometheus.MustNewConstMetric(d.routeOldest, prometheus.GaugeValue, r.Oldest, r.Route)
+	}
 }

@@ -24,6 +24,7 @@ type Limiter struct {
 	maxQueued  int // < 0: unbounded
 	maxWait    time.Duration
 	retryAfter string
+	route      func(*http.Request) string // nil: r.Pattern
 
 	// The slots and the waiting line, under their own lock; the numbers are the Tracker's.
 	mu      sync.Mutex
@@ -61,6 +62,7 @@ func NewLimiter(name string, maxConcurrent int, opts ...LimiterOption) *Limiter 
 		tr:         newTracker(name, maxConcurrent, c.trackerConfig),
 		maxQueued:  c.queueSize,
 		maxWait:    c.maxWait,
+		route:      c.route,
 		retryAfter: fmt.Sprint(max(1, int64(math.Ceil(retry.Seconds())))),
 	}
 }
@@ -87,7 +89,14 @@ func (l *Limiter) Wrap(next http.Handler) http.Handler {
 func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 	t := l.tr
 	now := t.clock.now()
+	kind := r.Pattern
+	if l.route != nil {
+		kind = l.route(r)
+	}
 	k := t.submit(now)
+	if kind != "" {
+		t.setKind(k, kind)
+	}
 	l.mu.Lock()
 	if l.running < t.max && l.head == nil {
 		l.running++

@@ -1,6 +1,11 @@
 package collector
 
-import "time"
+import (
+	"net/http"
+	"time"
+
+	"github.com/poolwatch/poolwatch/internal/route"
+)
 
 // Each constructor takes its own kind of option, in the style of grpc-go's DialOption and
 // ServerOption: an option that means nothing to a constructor does not compile there, instead
@@ -35,6 +40,7 @@ type trackerConfig struct {
 	queueSize    int
 	clock        func() time.Time
 	nativeFactor float64
+	maxRoutes    int
 }
 
 type poolConfig struct {
@@ -46,10 +52,11 @@ type limiterConfig struct {
 	trackerConfig
 	maxWait    time.Duration
 	retryAfter time.Duration
+	route      func(*http.Request) string
 }
 
 func newTrackerConfig(opts []TrackerOption) trackerConfig {
-	c := trackerConfig{queueSize: -1}
+	c := trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}
 	for _, o := range opts {
 		if o != nil {
 			o.applyTracker(&c)
@@ -59,7 +66,7 @@ func newTrackerConfig(opts []TrackerOption) trackerConfig {
 }
 
 func newPoolConfig(opts []PoolOption) poolConfig {
-	c := poolConfig{trackerConfig: trackerConfig{queueSize: -1}}
+	c := poolConfig{trackerConfig: trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}}
 	for _, o := range opts {
 		if o != nil {
 			o.applyPool(&c)
@@ -69,7 +76,7 @@ func newPoolConfig(opts []PoolOption) poolConfig {
 }
 
 func newLimiterConfig(opts []LimiterOption) limiterConfig {
-	c := limiterConfig{trackerConfig: trackerConfig{queueSize: -1}}
+	c := limiterConfig{trackerConfig: trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}}
 	for _, o := range opts {
 		if o != nil {
 			o.applyLimiter(&c)
@@ -121,4 +128,20 @@ func WithMaxWait(d time.Duration) LimiterOption {
 // seconds (at least 1). The default is the max wait, or 1 second without one.
 func WithRetryAfter(d time.Duration) LimiterOption {
 	return limiterOption(func(c *limiterConfig) { c.retryAfter = d })
+}
+
+// WithMaxRoutes sets how many routes (a Limiter's patterns, the kinds of a Pool's or
+// Tracker's tasks) the route series expose at each scrape: the n holding the most workers,
+// the others summed into route "other". The default is 20; n < 0 counts as 0.
+func WithMaxRoutes(n int) Option {
+	return Option{func(c *trackerConfig) { c.maxRoutes = max(n, 0) }}
+}
+
+// WithRoute names the route of each request a Limiter serves, for the route series, instead
+// of the pattern http.ServeMux matched (r.Pattern, the default, which is empty when the
+// Limiter wraps the mux rather than the handlers registered in it). Return "" for a request
+// of no route. Route names must be few: a pattern, never a raw path (see PathRoute, MuxRoute).
+// f runs on every request, before the request waits for a slot.
+func WithRoute(f func(r *http.Request) string) LimiterOption {
+	return limiterOption(func(c *limiterConfig) { c.route = f })
 }

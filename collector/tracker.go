@@ -2,11 +2,14 @@ package collector
 
 import (
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
+	"github.com/poolwatch/poolwatch/internal/route"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -28,6 +31,7 @@ type Tracker struct {
 	max       int
 	satAt     int64 // busy workers from which the pool counts as saturated: max(max, 1)
 	maxQueued int   // < 0: unbounded, the series is not exposed
+	maxRoutes int   // routes exposed besides "other"
 	clock     clock
 	descs     descs
 	// Native histograms, nil unless WithNativeHistograms asked for them.
@@ -66,7 +70,8 @@ type shard struct {
 	floor int64
 	slots []slot
 	free  []uint32
-	_     [64]byte // keeps the next shard's lock off this shard's cache lines
+	kinds []slotKind // grown only when a task of a kind takes a slot
+	_     [64]byte   // keeps the next shard's lock off this shard's cache lines
 }
 
 // slot is where a task's state lives while it is queued or running.
@@ -74,6 +79,15 @@ type slot struct {
 	at    int64  // submitted (queued) or started (running), in clock nanoseconds
 	gen   uint32 // odd while the slot holds a task; bumped when it takes or frees one
 	state slotState
+}
+
+// slotKind is the route (Kind, a Limiter's pattern) of the task that took slot i of a shard
+// at generation gen; kinds[i] with another gen belongs to an earlier task, and the slot's task
+// has no kind. Kinds live beside the slots, not in them, and nothing clears them, so that the
+// slots keep their 16 bytes and tasks without a kind cost not one instruction more.
+type slotKind struct {
+	name string
+	gen  uint32
 }
 
 type slotState uint8
@@ -109,6 +123,7 @@ func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 		max:            maxWorkers,
 		satAt:          int64(max(maxWorkers, 1)),
 		maxQueued:      c.queueSize,
+		maxRoutes:      c.maxRoutes,
 		clock:          newClock(c.clock),
 		descs:          newDescs(name),
 		nativeWait:     newNative(contract.TaskWaitSeconds, name, c.nativeFactor),
@@ -339,7 +354,8 @@ type snapshot struct {
 	wait, duration                        histogram
 	busySeconds, saturatedSeconds         float64
 	oldestQueued, oldestRunning           float64
-	nativeWait, nativeDuration            *dto.Metric // nil unless native histograms are on
+	nativeWait, nativeDuration            *dto.Metric  // nil unless native histograms are on
+	routes                                []route.Stat // running tasks by kind, bounded; nil if none has one
 }
 
 func (t *Tracker) snapshot() snapshot {
@@ -354,6 +370,7 @@ func (t *Tracker) snapshot() snapshot {
 	}
 	snap := snapshot{max: t.max, maxQueued: t.maxQueued}
 	var runningNanos, saturated int64
+	var kinds route.Tally
 	oldestQ, oldestR := now, now
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -372,13 +389,16 @@ func (t *Tracker) snapshot() snapshot {
 		snap.duration.add(&sh.duration)
 		// The scan costs one pass over the slots, as many as the peak of tasks in flight in
 		// the shard, once per scrape; it keeps every event O(1).
-		for _, sl := range sh.slots {
+		for i, sl := range sh.slots {
 			switch sl.state {
 			case slotQueued:
 				oldestQ = min(oldestQ, sl.at)
 			case slotRunning:
 				oldestR = min(oldestR, sl.at)
 				runningNanos += now - sl.at
+				if i < len(sh.kinds) && sh.kinds[i].gen == sl.gen {
+					kinds.Add(routeName(sh.kinds[i].name), seconds(now-sl.at))
+				}
 			}
 		}
 	}
@@ -396,5 +416,64 @@ func (t *Tracker) snapshot() snapshot {
 	snap.busySeconds = (snap.duration.sumNanos + float64(runningNanos)) / float64(time.Second)
 	snap.oldestQueued = seconds(now - oldestQ)
 	snap.oldestRunning = seconds(now - oldestR)
+	if kinds.Len() > 0 {
+		snap.routes = kinds.Top(t.maxRoutes)
+	}
 	return snap
+}
+
+// Kind returns a way to submit tasks of one kind: the kind is their route, and while such
+// tasks run the tracker exposes workerpool_route_busy_workers and
+// workerpool_route_oldest_running_task_age_seconds for it (the kinds holding the most workers,
+// at most WithMaxRoutes of them, the rest summed into route "other"). Use a small, fixed set
+// of kinds ("resize", "export"), never an identifier. Tasks submitted with Tracker.Submit
+// have no kind and cost nothing more.
+func (t *Tracker) Kind(kind string) TrackerKind { return TrackerKind{t: t, kind: routeName(kind)} }
+
+// TrackerKind submits tasks of one kind to a Tracker (see Tracker.Kind). Its zero value is
+// not usable; copies are the same kind.
+type TrackerKind struct {
+	t    *Tracker
+	kind string
+}
+
+// Submit is Tracker.Submit for a task of this kind.
+func (k TrackerKind) Submit() Ticket {
+	tk := k.t.submit(k.t.clock.now())
+	if k.kind != "" {
+		k.t.setKind(tk, k.kind)
+	}
+	return tk
+}
+
+// setKind gives the task of a ticket just submitted its kind. It takes the shard's lock a
+// second time rather than growing submit, which keeps submit exactly as cheap for tasks
+// without a kind (callers test for "" first: one comparison). No scrape can miss the kind:
+// the task cannot start before its submitter has set it, and only running tasks are counted
+// by route.
+func (t *Tracker) setKind(k Ticket, kind string) {
+	sh := &t.shards[k.ref>>slotBits]
+	s := int(k.ref & (1<<slotBits - 1))
+	sh.mu.Lock()
+	if s >= len(sh.kinds) {
+		sh.kinds = append(sh.kinds, make([]slotKind, len(sh.slots)-len(sh.kinds))...)
+	}
+	sh.kinds[s] = slotKind{name: kind, gen: k.gen}
+	sh.mu.Unlock()
+}
+
+// routeName makes a user's route name a valid label value of bounded length, once, where
+// the name is given (Kind), or per scrape for names only known per request (WithRoute).
+func routeName(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) > route.MaxRoute {
+		cut := route.MaxRoute
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	return s
 }
