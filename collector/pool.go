@@ -414,7 +414,9 @@ type PoolKind struct {
 }
 
 // TrySubmit is Pool.TrySubmit for a task of this kind.
-func (k PoolKind) TrySubmit(task Task) error { return k.p.submit(false, context.Background(), k.p.ctx, task, k.kind) }
+func (k PoolKind) TrySubmit(task Task) error {
+	return k.p.submit(false, context.Background(), k.p.ctx, task, k.kind)
+}
 
 // Submit is Pool.Submit for a task of this kind.
 func (k PoolKind) Submit(ctx context.Context, task Task) error {
