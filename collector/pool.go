@@ -99,7 +99,7 @@ func (p *Pool) Context() context.Context { return p.ctx }
 // ErrQueueFull when the queue is at capacity and ErrPoolClosed after Shutdown; either way the
 // task is counted submitted and rejected.
 func (p *Pool) TrySubmit(task Task) error {
-	return p.submit(false, context.Background(), p.ctx, task, "")
+	return p.submit(false, context.Background(), p.ctx, task, nil)
 }
 
 // Submit queues task, or hands it to an idle worker, waiting for room in a full queue until
@@ -109,7 +109,7 @@ func (p *Pool) TrySubmit(task Task) error {
 // before, the task counted rejected timeout (deadline) or canceled; ErrPoolClosed after
 // Shutdown. While it waits, the task already counts as submitted and queued.
 func (p *Pool) Submit(ctx context.Context, task Task) error {
-	return p.submit(true, ctx, p.ctx, task, "")
+	return p.submit(true, ctx, p.ctx, task, nil)
 }
 
 // SubmitWithContext is Submit for a task with a context of its own, taskCtx, chosen by the
@@ -117,15 +117,15 @@ func (p *Pool) Submit(ctx context.Context, task Task) error {
 // it runs, and a task whose taskCtx ends while it is still queued is dropped and counted
 // rejected timeout (deadline) or canceled. The two may be the same context.
 func (p *Pool) SubmitWithContext(ctx, taskCtx context.Context, task Task) error {
-	return p.submit(true, ctx, taskCtx, task, "")
+	return p.submit(true, ctx, taskCtx, task, nil)
 }
 
 // submit offers fn; without block (TrySubmit), it does not wait for room.
-func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task, kind string) error {
+func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task, kind *string) error {
 	now := p.tr.clock.now()
 	k := p.tr.submit(now) // submitted and queued from the call, as the contract says
-	if kind != "" {
-		p.tr.setKind(k, kind)
+	if kind != nil {
+		p.tr.setKind(k, *kind)
 	}
 	start := now // when the task can start: later than now if it had to wait for room
 	p.mu.Lock()
@@ -405,12 +405,15 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 // such tasks run the pool exposes workerpool_route_busy_workers and
 // workerpool_route_oldest_running_task_age_seconds for it (see Tracker.Kind). Use a small,
 // fixed set of kinds, never an identifier.
-func (p *Pool) Kind(kind string) PoolKind { return PoolKind{p: p, kind: routeName(kind)} }
+func (p *Pool) Kind(kind string) PoolKind {
+	name := routeName(kind)
+	return PoolKind{p: p, kind: &name}
+}
 
 // PoolKind submits tasks of one kind to a Pool (see Pool.Kind): its methods are the Pool's.
 type PoolKind struct {
 	p    *Pool
-	kind string
+	kind *string // a pointer: one word for submit to carry, nil for tasks without a kind
 }
 
 // TrySubmit is Pool.TrySubmit for a task of this kind.
