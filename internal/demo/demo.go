@@ -85,8 +85,9 @@ func Run(ctx context.Context, cfg Config, flags *web.FlagConfig, logger *slog.Lo
 	reg := prometheus.NewRegistry()
 	jobs := collector.NewPool("jobs", cfg.JobWorkers, collector.WithQueueSize(cfg.JobQueue),
 		collector.WithPanicHandler(func(v any) { logger.Debug("job panicked", "value", v) }))
+	// Requests are named by their normalised path, for the route series ("GET /work").
 	limiter := collector.NewLimiter("http", cfg.HTTPWorkers, collector.WithQueueSize(cfg.HTTPQueue),
-		collector.WithMaxWait(cfg.HTTPMaxWait))
+		collector.WithMaxWait(cfg.HTTPMaxWait), collector.WithRoute(collector.PathRoute))
 	reg.MustRegister(jobs, limiter, versioncollector.NewCollector(Name))
 	if err := collector.RegisterRuntimeMetrics(reg); err != nil {
 		return err
