@@ -407,6 +407,11 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 // fixed set of kinds, never an identifier.
 func (p *Pool) Kind(kind string) PoolKind {
 	name := routeName(kind)
+	if name == "" {
+		// No kind, as for Tracker.Kind(""): a route series with an empty route would be one
+		// without the label, beside the pool's named routes.
+		return PoolKind{p: p}
+	}
 	return PoolKind{p: p, kind: &name}
 }
 
