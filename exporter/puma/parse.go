@@ -41,7 +41,10 @@ type document struct {
 //
 // The rules, from Puma 5.6's lib/puma/thread_pool.rb and server.rb:
 //
-//   - max_workers is max_threads, workers is running (the threads spawned).
+//   - max_workers is max_threads, workers is running (the threads spawned), or busy where
+//     busy is higher: Puma 5 reads running, waiting and spawned one at a time, not under
+//     one lock, so a read taken while a thread spawns can count it busy before it counts it
+//     running. The busy threads exist; the read is kept rather than the pool dropped.
 //   - busy is max_threads - pool_capacity: pool_capacity is waiting + (max - spawned),
 //     waiting being the threads idle in the pool's wait, so the difference is spawned -
 //     waiting, the threads that have taken a request. busy_threads (Puma 6.6) is not used:
@@ -114,8 +117,8 @@ func pool(name string, s threadPool) (exporter.Pool, error) {
 		return p, fmt.Errorf("pool %s: pool_capacity %v above max_threads %v", name, *s.PoolCapacity, *s.MaxThreads)
 	}
 	p.MaxWorkers = *s.MaxThreads
-	p.Workers = *s.Running
 	p.BusyWorkers = *s.MaxThreads - *s.PoolCapacity
+	p.Workers = max(*s.Running, p.BusyWorkers)
 	p.QueuedTasks = *s.Backlog
 	return p, p.Validate()
 }
