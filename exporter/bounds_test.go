@@ -15,7 +15,11 @@ import (
 )
 
 // manyPools reports n pools, bad of them invalid and dup of them named like the first.
-type manyPools struct{ n, bad, dup int }
+type manyPools struct {
+	n, bad, dup int
+	// running gives each pool that many running requests, each on a route of its own.
+	running int
+}
 
 func (manyPools) Name() string { return "fake" }
 
@@ -24,6 +28,13 @@ func (s manyPools) Read(context.Context, Reader, string, *slog.Logger) ([]Pool, 
 	for i := range pools {
 		pools[i] = validPool()
 		pools[i].Name = fmt.Sprintf("10.0.0.%d:8080", i)
+		if s.running > 0 {
+			pools[i].BusyWorkers, pools[i].Workers, pools[i].MaxWorkers = float64(s.running), float64(s.running), float64(s.running)
+			pools[i].Running = []Request{}
+			for r := range s.running {
+				pools[i].Running = append(pools[i].Running, Request{Method: "GET", Target: fmt.Sprintf("/r%d", r), AgeSeconds: 1})
+			}
+		}
 		switch {
 		case i >= 1 && i <= s.dup:
 			pools[i].Name = pools[0].Name
@@ -84,6 +95,37 @@ func TestCollectorRefusesMoreSeriesThanTheLimit(t *testing.T) {
 	target.MaxSeries = 3 * perPool
 	if up, series, _ := collectWithLog(t, target); up != 1 || series != 3*perPool {
 		t.Errorf("at max_series: up %v, %d series", up, series)
+	}
+}
+
+// The route series are a diagnosis, the pool series what the alerts read: where the routes
+// would take a read past max_series, the routes of the pools that do not fit are left out
+// (one warning says how many) and the target stays up with every pool series.
+func TestCollectorLeavesOutRoutesPastTheSeriesLimit(t *testing.T) {
+	count := func(target Target) int {
+		return testutil.CollectAndCount(NewCollector(context.Background(), target, discard())) - 2
+	}
+	bare := count(Target{Source: manyPools{n: 3}, URL: "http://x", Timeout: time.Second})
+	full := count(Target{Source: manyPools{n: 3, running: 4}, URL: "http://x", Timeout: time.Second})
+	perPoolRoutes := (full - bare) / 3
+	if perPoolRoutes != 2*4 {
+		t.Fatalf("%d route series per pool, want 8 (4 routes, busy and oldest)", perPoolRoutes)
+	}
+	target := Target{Source: manyPools{n: 3, running: 4}, URL: "http://x", Timeout: time.Second, MaxSeries: full - 1}
+	up, series, log := collectWithLog(t, target)
+	if up != 1 || series != bare+2*perPoolRoutes {
+		t.Errorf("one series over max_series: up %v, %d series, want 1 and %d (the routes of one pool left out)", up, series, bare+2*perPoolRoutes)
+	}
+	if n := strings.Count(log, "level=WARN"); n != 1 || !strings.Contains(log, "pools=1") || !strings.Contains(log, "max_series") {
+		t.Errorf("want one warning counting 1 pool whose routes were left out, got %d:\n%s", n, log)
+	}
+	target.MaxSeries = bare
+	if up, series, _ := collectWithLog(t, target); up != 1 || series != bare {
+		t.Errorf("room for the pool series only: up %v, %d series, want 1 and %d", up, series, bare)
+	}
+	target.MaxSeries = bare - 1
+	if up, series, _ := collectWithLog(t, target); up != 0 || series != 0 {
+		t.Errorf("no room for the pool series: up %v, %d series, want 0 and none", up, series)
 	}
 }
 

@@ -24,7 +24,8 @@ type Target struct {
 	Timeout time.Duration
 	Routes  RouteOptions
 	// MaxPools and MaxSeries bound one read's output: past either, the read fails
-	// (poolwatch_up 0, one log line) rather than flood Prometheus. Zero means
+	// (poolwatch_up 0, one log line) rather than flood Prometheus; route series past
+	// MaxSeries are left out and the read kept (see appendRoutesWithin). Zero means
 	// [DefaultMaxPools] and [DefaultMaxSeries].
 	MaxPools  int
 	MaxSeries int
@@ -85,10 +86,13 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	var metrics []prometheus.Metric
 	if err == nil {
-		metrics = c.poolMetrics(pools, logger)
+		var routes [][]prometheus.Metric
+		metrics, routes = c.poolMetrics(pools, logger)
 		if len(metrics) > maxSeries {
 			err = fmt.Errorf("the target's %d pools make %d series, more than max_series %d", len(pools), len(metrics), maxSeries)
 			metrics = nil
+		} else {
+			metrics = appendRoutesWithin(metrics, routes, maxSeries, logger)
 		}
 	}
 	duration := time.Since(start).Seconds()
@@ -116,12 +120,12 @@ func (c *targetCollector) read(ctx context.Context, logger *slog.Logger) ([]Pool
 	})
 }
 
-// poolMetrics returns the series of every valid pool. The pools left out (invalid, or a name
-// reported twice) are logged in one line with their count and the first reason: a page with
-// thousands of bad entries must not write thousands of lines.
-func (c *targetCollector) poolMetrics(pools []Pool, logger *slog.Logger) []prometheus.Metric {
+// poolMetrics returns the series of every valid pool, and apart from them the route series of
+// each pool that has any. The pools left out (invalid, or a name reported twice) are logged in
+// one line with their count and the first reason: a page with thousands of bad entries must
+// not write thousands of lines.
+func (c *targetCollector) poolMetrics(pools []Pool, logger *slog.Logger) (metrics []prometheus.Metric, routes [][]prometheus.Metric) {
 	var (
-		metrics []prometheus.Metric
 		skipped int
 		first   error
 	)
@@ -142,10 +146,33 @@ func (c *targetCollector) poolMetrics(pools []Pool, logger *slog.Logger) []prome
 		}
 		seen[p.Name] = true
 		metrics = appendPool(metrics, p)
-		metrics = c.appendRoutes(metrics, p, logger)
+		if r := c.appendRoutes(nil, p, logger); len(r) > 0 {
+			routes = append(routes, r)
+		}
 	}
 	if skipped > 0 {
 		logger.Warn("skipping pools", "count", skipped, "first_err", first)
+	}
+	return metrics, routes
+}
+
+// appendRoutesWithin appends each pool's route series, in the pools' order, while the total
+// stays within maxSeries. The route series say which requests hold the workers; the pool
+// series are what the alerts read. So a target whose routes would pass max_series keeps its
+// pool series and stays up, and loses the routes of the pools that do not fit, all of a
+// pool's routes or none (a partial set would misstate which routes hold the pool), with one
+// warning counting them.
+func appendRoutesWithin(metrics []prometheus.Metric, routes [][]prometheus.Metric, maxSeries int, logger *slog.Logger) []prometheus.Metric {
+	left := 0
+	for _, r := range routes {
+		if len(metrics)+len(r) > maxSeries {
+			left++
+			continue
+		}
+		metrics = append(metrics, r...)
+	}
+	if left > 0 {
+		logger.Warn("leaving out the route series of pools that would pass max_series", "pools", left, "max_series", maxSeries)
 	}
 	return metrics
 }
@@ -230,8 +257,8 @@ func appendPool(ms []prometheus.Metric, p *Pool) []prometheus.Metric {
 
 // appendRoutes appends the route series of a valid pool whose source reports its running
 // requests. Route names are valid UTF-8 (the normaliser replaces invalid bytes), so
-// MustNewConstMetric cannot panic. They count towards max_series like every other series; a
-// pool adds at most 2 × (routes max + 1) of them.
+// MustNewConstMetric cannot panic. They count towards max_series like every other series (see
+// appendRoutesWithin); a pool adds at most 2 × (routes max + 1) of them.
 func (c *targetCollector) appendRoutes(ms []prometheus.Metric, p *Pool, logger *slog.Logger) []prometheus.Metric {
 	if p.Running == nil {
 		return ms

@@ -49,7 +49,8 @@ type Module struct {
 	// then takes one of the stats server's few threads to find it closed.
 	KeepAlive bool `yaml:"keep_alive,omitempty"`
 	// MaxPools and MaxSeries bound what one target may report (defaults DefaultMaxPools
-	// and DefaultMaxSeries); past either, the target reads poolwatch_up 0.
+	// and DefaultMaxSeries); past either, the target reads poolwatch_up 0. Route series
+	// past MaxSeries are left out instead, the pool series kept.
 	MaxPools  int `yaml:"max_pools,omitempty"`
 	MaxSeries int `yaml:"max_series,omitempty"`
 	// Routes sets how the requests its targets' pools run become route series.
