@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -154,29 +153,11 @@ func (s *Server) Log() string { return s.proc.Log() }
 func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
 
 // Occupy sends n requests for the CGI script that sleeps seconds, each on its own connection,
-// and reads their answers in the background. Each takes a worker, or waits in the listen
-// backlog when every worker is taken. Connections still open at the end of the test are
-// closed in t.Cleanup, which waits for their readers.
+// with [testproc.Hold]. Each takes a worker, or waits in the listen backlog when every worker
+// is taken.
 func (s *Server) Occupy(t testing.TB, n int, seconds float64) {
 	t.Helper()
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	for range n {
-		conn, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		if _, err := fmt.Fprintf(conn, "GET /slow?%g HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", seconds); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = io.Copy(io.Discard, conn)
-			conn.Close()
-		}()
-	}
+	testproc.Hold(t, "tcp", s.Addr, n, 0, []byte(fmt.Sprintf("GET /slow?%g HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", seconds)))
 }
 
 // Get runs the CGI script for 0 s and waits for its answer, so that the count of ended

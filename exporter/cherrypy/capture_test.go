@@ -3,11 +3,9 @@ package cherrypy
 import (
 	"context"
 	"flag"
-	"net/http"
-	"os"
+	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/exporter/cherrypytest"
@@ -56,14 +54,12 @@ func TestCapture(t *testing.T) {
 	})
 }
 
-// writeWhen polls the app's stats (at most 10 s) until ok accepts the parsed pools (sorted
-// with the main pool first), then writes the raw JSON to testdata/name.
+// writeWhen writes the app's stats to testdata/name once ok accepts their pools (sorted
+// with the main pool first).
 func writeWhen(t *testing.T, app *cherrypytest.App, name string, ok func([]exporter.Pool) bool) {
 	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		body, err := exporter.Fetch(context.Background(), client, app.StatsURL, exporter.MaxBodyBytes)
+	testproc.WriteWhen(t, filepath.Join("testdata", name), func() ([]byte, bool, string) {
+		body, err := testproc.HTTPGet(context.Background(), app.StatsURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,15 +68,6 @@ func writeWhen(t *testing.T, app *cherrypytest.App, name string, ok func([]expor
 			t.Fatalf("parse: %v %v", err, skipped)
 		}
 		sortMainFirst(pools)
-		if ok(pools) {
-			if err := os.WriteFile(filepath.Join("testdata", name), body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: CherryPy never reached the scenario's state; last pools: %+v", name, pools)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return body, ok(pools), fmt.Sprintf("%+v", pools)
+	})
 }

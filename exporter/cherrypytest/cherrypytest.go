@@ -74,22 +74,11 @@ func (a *App) Log() string { return a.proc.Log() }
 // it again does nothing.
 func (a *App) Stop(t testing.TB) { a.proc.Stop(t) }
 
-// Occupy opens n connections to the main server, each sending GET /slow?seconds=s, and
-// does not read the answers. They are closed in t.Cleanup. Each connection takes a thread,
-// or waits in cheroot's queue when every thread is taken.
+// Occupy is [App.Hold] on /slow?seconds=s: each of the n requests takes a thread, or waits
+// in cheroot's queue when every thread is taken.
 func (a *App) Occupy(t testing.TB, n int, seconds float64) {
 	t.Helper()
-	for range n {
-		conn, err := net.DialTimeout("tcp", a.mainAddr(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		_, err = fmt.Fprintf(conn, "GET /slow?seconds=%g HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", seconds)
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	a.Hold(t, n, fmt.Sprintf("/slow?seconds=%g", seconds))
 }
 
 // Get makes one fast request to the main server, so that the completed count moves.

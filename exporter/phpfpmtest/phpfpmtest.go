@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -149,32 +148,12 @@ func (s *Server) Log() string { return s.proc.Log() }
 // Stop ends PHP-FPM and returns once it is gone; calling it again does nothing.
 func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
 
-// Occupy opens n connections to the main pool, each asking for slow.php?seconds=seconds,
-// and reads each answer in the background until PHP-FPM closes the connection, as a web
-// server does: a child that has answered waits for its client to close before it takes the
-// next request. Each request takes a child, or waits in the listen queue when every child is
-// taken. Connections still open at the end of the test are closed in t.Cleanup, which waits
-// for their readers.
+// Occupy sends n requests for slow.php?seconds=seconds to the main pool with
+// [testproc.Hold], which closes each connection once PHP-FPM has answered, as a web server
+// does. Each request takes a child, or waits in the listen queue when every child is taken.
 func (s *Server) Occupy(t testing.TB, n int, seconds float64) {
 	t.Helper()
-	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait)
-	for range n {
-		conn, err := net.DialTimeout(s.Network, s.Addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close() })
-		if _, err := conn.Write(s.request("/slow.php", "seconds="+strconv.FormatFloat(seconds, 'f', -1, 64))); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = io.Copy(io.Discard, conn)
-			conn.Close()
-		}()
-	}
+	testproc.Hold(t, s.Network, s.Addr, n, 0, s.request("/slow.php", "seconds="+strconv.FormatFloat(seconds, 'f', -1, 64)))
 }
 
 // Get runs slow.php for 0 s and waits for its answer, so that the count of ended requests

@@ -3,8 +3,8 @@ package puma
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,16 +50,14 @@ func TestCapture(t *testing.T) {
 	})
 }
 
-// writeWhen reads the stats (at most 10 s) until ok accepts the pools, then writes them to
-// testdata/name.
+// writeWhen writes the stats to testdata/name once ok accepts their pools.
 func writeWhen(t *testing.T, srv *pumatest.Server, name string, ok func([]exporter.Pool) bool) {
 	t.Helper()
 	u, err := url.Parse(srv.StatsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testproc.WriteWhen(t, filepath.Join("testdata", name), func() ([]byte, bool, string) {
 		body, err := testproc.HTTPGet(context.Background(), srv.StatsURL)
 		if err != nil {
 			t.Fatal(err)
@@ -68,15 +66,6 @@ func writeWhen(t *testing.T, srv *pumatest.Server, name string, ok func([]export
 		if err != nil || len(skipped) > 0 {
 			t.Fatalf("parse: %v %v", err, skipped)
 		}
-		if ok(pools) {
-			if err := os.WriteFile(filepath.Join("testdata", name), body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: Puma never reached the scenario's state; last pools: %+v", name, pools)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return body, ok(pools), fmt.Sprintf("%+v", pools)
+	})
 }

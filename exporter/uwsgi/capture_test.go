@@ -2,9 +2,9 @@ package uwsgi
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // Re-capture the samples in testdata from a real uWSGI:
@@ -45,13 +46,11 @@ func TestCapture(t *testing.T) {
 	})
 }
 
-// writeWhen reads the stats (at most 10 s) until ok accepts the pool, then writes them to
-// testdata/name.
+// writeWhen writes the stats to testdata/name once ok accepts their pool.
 func writeWhen(t *testing.T, srv *uwsgitest.Server, name string, ok func(exporter.Pool) bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	addr := strings.TrimPrefix(srv.StatsTarget, "tcp://")
-	for {
+	testproc.WriteWhen(t, filepath.Join("testdata", name), func() ([]byte, bool, string) {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -65,15 +64,6 @@ func writeWhen(t *testing.T, srv *uwsgitest.Server, name string, ok func(exporte
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok(p) {
-			if err := os.WriteFile(filepath.Join("testdata", name), body, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: uWSGI never reached the scenario's state; last pool: %+v", name, p)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return body, ok(p), fmt.Sprintf("%+v", p)
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -278,18 +279,31 @@ func TCPReady(addr string) func() error {
 	}
 }
 
-// HoldRequests opens n connections to addr, waits settle, then sends one GET of path on each
-// (HTTP/1.1, Connection: close) and does not read the answers, so that each request holds a
-// worker of the server, or waits for one, for as long as the server takes to answer it.
-// Connecting first lets a server that accepts connections before it reads them (Puma's
-// reactor) take them all in before any request arrives. The connections are closed in
-// t.Cleanup. A connect that the server's full accept queue leaves unanswered fails the test
-// after 5 s.
+// HoldRequests holds n GET requests of path on addr with [Hold] (HTTP/1.1, Connection:
+// close), each holding a worker of the server, or waiting for one, for as long as the server
+// takes to answer it.
 func HoldRequests(t testing.TB, addr, path string, n int, settle time.Duration) {
 	t.Helper()
+	Hold(t, "tcp", addr, n, settle, []byte(fmt.Sprintf("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr)))
+}
+
+// Hold opens n connections to addr over network ("tcp" or "unix"), waits settle, then sends
+// request on each, and reads the answers in the background, closing each connection once the
+// server has closed its side, as the web server in front of a pool does (a PHP-FPM child
+// that has answered waits for that close before it takes the next request). Each request
+// takes a worker, or waits for one in the server's queue or the listen backlog.
+//
+// Connecting first lets a server that accepts connections before it reads them (Puma's
+// reactor) take them all in before any request arrives. A connect that the server's full
+// accept queue leaves unanswered fails the test after 5 s. Connections still open at the end
+// of the test are closed in t.Cleanup, which then waits for their readers.
+func Hold(t testing.TB, network, addr string, n int, settle time.Duration, request []byte) {
+	t.Helper()
+	var readers sync.WaitGroup
+	t.Cleanup(readers.Wait) // registered first, so it runs after the closes below
 	conns := make([]net.Conn, 0, n)
 	for range n {
-		conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		conn, err := net.DialTimeout(network, addr, 5*time.Second)
 		if err != nil {
 			t.Fatalf("hold a request to %s: %v", addr, err)
 		}
@@ -298,8 +312,34 @@ func HoldRequests(t testing.TB, addr, path string, n int, settle time.Duration) 
 	}
 	time.Sleep(settle)
 	for _, conn := range conns {
-		if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr); err != nil {
+		if _, err := conn.Write(request); err != nil {
 			t.Fatalf("hold a request to %s: %v", addr, err)
 		}
+		readers.Go(func() {
+			_, _ = io.Copy(io.Discard, conn)
+			conn.Close()
+		})
+	}
+}
+
+// WriteWhen calls read every 200 ms, for at most 10 s, until it reports done, then writes the
+// body it returned to path: a capture of a real server's page is written only once the page
+// shows the state the capture is for. read fails the test itself on a bad read; state
+// describes what the page showed, for the failure once the deadline passes.
+func WriteWhen(t testing.TB, path string, read func() (body []byte, done bool, state string)) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, done, state := read()
+		if done {
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the server never reached the capture's state; last read: %s", path, state)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -2,6 +2,8 @@ package testproc
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -77,4 +79,61 @@ func TestHTTPReady(t *testing.T) {
 	if err := TCPReady(HostPort(FreePort(t)))(); err == nil {
 		t.Error("TCPReady on a closed port succeeded")
 	}
+}
+
+// Hold reads each answer until the server closes: a server that waits for its client to
+// close (as a PHP-FPM child does) is released as soon as it has answered, and the readers
+// are gone by the test's end (goleak checks).
+func TestHoldClosesAfterTheAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	const n = 3
+	got := make(chan string, n)
+	released := make(chan struct{}, n)
+	go func() {
+		var conns []net.Conn
+		for range n {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			go func() {
+				buf := make([]byte, 64)
+				k, _ := c.Read(buf)
+				got <- string(buf[:k])
+				fmt.Fprint(c, "answer")
+				c.(*net.TCPConn).CloseWrite()
+				// Like a PHP-FPM child: free only once the client has closed.
+				_, _ = io.Copy(io.Discard, c)
+				c.Close()
+				released <- struct{}{}
+			}()
+		}
+	}()
+	t.Run("hold", func(t *testing.T) {
+		Hold(t, "tcp", ln.Addr().String(), n, 50*time.Millisecond, []byte("GET /slow"))
+		for range n {
+			select {
+			case r := <-got:
+				if r != "GET /slow" {
+					t.Errorf("request %q, want %q", r, "GET /slow")
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a request never arrived")
+			}
+		}
+		for range n {
+			select {
+			case <-released:
+			case <-time.After(5 * time.Second):
+				t.Fatal("a connection was not closed after its answer")
+			}
+		}
+	})
 }
