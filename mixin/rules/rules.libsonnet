@@ -49,11 +49,15 @@ local util = import '../lib/util.libsonnet';
       ||| % { n: name, p: p, w: w },
     // The fraction of observations above boundary b (a string, a bucket boundary) over w;
     // absent without observations. Exact on classic buckets and on native ones at a power of
-    // two (1 s); elsewhere native buckets interpolate within the bucket that holds b.
+    // two (1 s); elsewhere native buckets interpolate within the bucket that holds b. The
+    // native fraction starts at -Inf, not 0: a wait of 0 lands in the zero bucket, which spans
+    // [-threshold, +threshold], and when it is the only bucket histogram_fraction(0, b)
+    // counts half of it, so a pool that never waits would read 50% over its objective and
+    // page (mixin/tests/native/zero-waits-native.yaml). Waits are never negative.
     over(name, b, w)::
       |||
         (
-          1 - histogram_fraction(0, %(b)s, rate(%(n)s{%(p)s}[%(w)s])) and histogram_count(rate(%(n)s{%(p)s}[%(w)s])) > 0
+          1 - histogram_fraction(-Inf, %(b)s, rate(%(n)s{%(p)s}[%(w)s])) and histogram_count(rate(%(n)s{%(p)s}[%(w)s])) > 0
           or
           1 - sum without (le) (rate(%(n)s_bucket{%(p)s,%(le)s}[%(w)s])) / (rate(%(n)s_count{%(p)s}[%(w)s]) > 0)
         )
