@@ -6,9 +6,11 @@
 #   3. promtool test rules mixin/tests/*.yaml, tests/shapes/*.yaml and tests/sources/*.yaml, under both; tests/native
 #      (the same pools in classic, native and both histogram modes): classic under both,
 #      native and both under promtool 3 (2.42's test input has no native histogram samples)
-#   4. every scenario under mixin/scenarios (the public ones in mixin/scenarios/public, and the
-#      project's own), under both, with its lead time: cmd/poolwatch-simulate simulates each
-#      pool and runs promtool on it; a scenario passes only if it passes under both versions
+#   4. every scenario under mixin/scenarios (the public ones in mixin/scenarios/public, the ones
+#      built from a real request trace in mixin/scenarios/real, checked first to be what
+#      real/generate.go writes, and the project's own), under both, with its lead time:
+#      cmd/poolwatch-simulate simulates each pool and runs promtool on it; a scenario passes only
+#      if it passes under both versions
 #   5. amtool check-config and the routing of the example Alertmanager config
 # Needs Go, jsonnet (bin/jsonnet from `make tools`, or $JSONNET), both promtools and amtool.
 # Environment: PROMTOOL2 (default /usr/bin/promtool), PROMTOOL3 (default bin/promtool),
@@ -88,6 +90,8 @@ step "test rules mixin/tests/native (classic: 2.42 and 3; native, both: 3)"
 "$promtool3" test rules mixin/tests/native/*.yaml || fail "$promtool3 test rules native"
 
 step "scenarios (stall = first task to wait its timeout, or first rejection; lead = stall - first warning/critical)"
+"$go" run mixin/scenarios/real/generate.go -check ||
+	fail "mixin/scenarios/real: a scenario differs from what generate.go writes"
 mapfile -t scenarios < <(find mixin/scenarios -name '*.json' | sort)
 if "$go" build -o "$tmp/poolwatch-simulate" ./cmd/poolwatch-simulate; then
 	rule_flags=()
