@@ -18,6 +18,10 @@ local g = import 'lib.libsonnet';
     // go_* and poolwatch_up have no pool label: keep the processes that host a selected pool.
     local withPool(expr, lookback='$__rate_interval') =
       '%s * on (%s) group_left () group by (%s) (max_over_time(workerpool_max_workers{%s}[%s]))' % [expr, on, on, s, lookback],
+    // The go_* of a process that hosts a selected pool, which an exporter does not: its
+    // targets (those with poolwatch_up) report the pools of another process (CherryPy's),
+    // and their goroutines and scheduler say nothing about those.
+    local goRuntime(expr) = '%s unless on (%s) poolwatch_up{%s}' % [withPool(expr), on, up],
     local legend = '{{instance}} {{pool}}',
     local overviewLink = { title: 'Pools overview', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-overview.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: false, keepTime: true },
     local poolLink = { title: 'Pool detail', type: 'link', url: '/d/' + c.dashboardUIDs['poolwatch-pool.json'], targetBlank: false, icon: 'dashboard', tooltip: '', tags: [], asDropdown: false, includeVars: true, keepTime: true },
@@ -125,15 +129,15 @@ local g = import 'lib.libsonnet';
                        g.target('rate(workerpool_tasks_submitted_total{%s}[$__rate_interval])' % s, 'submitted {{instance}} {{pool}}'),
                        g.target('sum by (%s, reason) (rate(workerpool_tasks_rejected_total{%s}[$__rate_interval]))' % [by, s], 'rejected {{reason}} {{instance}} {{pool}}'),
                      ], min=0),
-        g.timeseries('Goroutines', 'Goroutines and OS threads of the processes hosting the pools, and goroutines ready to run: a count that only climbs is a leak.',
+        g.timeseries('Goroutines', 'Goroutines and OS threads of the Go processes hosting the pools, and goroutines ready to run: a count that only climbs is a leak. Go pools only: an exporter\'s own runtime says nothing of the server whose pools it reads.',
                      'short', [
-                       g.target(withPool('go_goroutines{%s}' % goSel), 'goroutines {{instance}}'),
-                       g.target(withPool('go_threads{%s}' % goSel), 'threads {{instance}}'),
-                       g.target(withPool('go_sched_goroutines_runnable_goroutines{%s}' % goSel), 'runnable {{instance}}'),
+                       g.target(goRuntime('go_goroutines{%s}' % goSel), 'goroutines {{instance}}'),
+                       g.target(goRuntime('go_threads{%s}' % goSel), 'threads {{instance}}'),
+                       g.target(goRuntime('go_sched_goroutines_runnable_goroutines{%s}' % goSel), 'runnable {{instance}}'),
                      ], min=0),
-        g.timeseries('Scheduler latency', 'How long goroutines waited to be scheduled (p50, p99): high values mean CPU starvation, not a full pool.',
+        g.timeseries('Scheduler latency', 'How long goroutines waited to be scheduled (p50, p99): high values mean CPU starvation, not a full pool. Go pools only, as Goroutines.',
                      's', [
-                       g.target('histogram_quantile(0.%s, sum by (%s, le) (%s))' % [q, on, withPool('rate(go_sched_latencies_seconds_bucket{%s}[$__rate_interval])' % goSel)], 'p%s {{instance}}' % q)
+                       g.target('histogram_quantile(0.%s, sum by (%s, le) (%s))' % [q, on, goRuntime('rate(go_sched_latencies_seconds_bucket{%s}[$__rate_interval])' % goSel)], 'p%s {{instance}}' % q)
                        for q in ['50', '99']
                      ], min=0),
       ],
