@@ -30,8 +30,8 @@
 // (rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
 // saturatedFor 5m→20s, exhaustedWindow 2m→8s, stalledWindow 5m→20s, the burn-rate windows
 // 5m/1h/30m/6h→20s/240s/120s/1440s, and so on; each run logs the full list) and renders the
-// rules through the mixin's override mechanism (mixin/generate.sh --rules-only DIR
-// OVERRIDES). Prometheus scrapes and evaluates every 1 s instead of every 15 s, so every
+// rules and dashboards through the mixin's override mechanism (mixin/generate.sh --all DIR
+// OVERRIDES), as a user who overrides _config would. Prometheus scrapes and evaluates every 1 s instead of every 15 s, so every
 // window holds as many samples as it would in production: one second of the test is fifteen
 // seconds of a real deployment, and a retuned default is tested as shipped. Levels
 // (predictLevel, saturatedLevel, ...) are not touched, nor thresholds in seconds of wait or
@@ -70,4 +70,17 @@
 // critical's description must name it. The series come from the real exporter
 // reading a real cheroot thread pool, so a mismatch anywhere (a metric name, a label, a unit,
 // the exporter's mapping, a window too short for the scrape interval, a route) fails it.
+//
+// # The dashboards' queries
+//
+// After the load, every query of every panel of both dashboards (read from their JSON with
+// internal/panelquery, rendered with the test's _config so that they name its recording
+// rules, and checked to have the same panels and targets as dashboards/) runs as a range query
+// over the run, as Grafana would draw it: the job, instance and pool variables take the values
+// their own label_values queries offer, first for the Go pools (the demo's and the
+// native-histogram pool), then for the CherryPy pool under test; $__interval and
+// $__rate_interval are computed as Grafana computes them for that time range and a data source
+// whose scrape interval is the test's. Every query must evaluate, return data for the Go pools,
+// and return data for the CherryPy pool unless the table "Dashboard panels absent by design"
+// in mixin/README.md lists it; a listed query that returns data fails too.
 package e2e

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolwatch/poolwatch/internal/panelquery"
 	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
@@ -119,7 +120,7 @@ func pageBeforeStall(t *testing.T, root string, srv promServer, scale int) {
 
 	// Everything under test is built from this tree and rendered from this mixin.
 	exporterBin, demoBin := buildBinaries(t, root, work)
-	ruleFiles, shrunk := renderRules(t, root, work, scale)
+	ruleFiles, dashboards, shrunk := renderMixin(t, root, work, scale)
 	t.Logf("rules rendered with every window, horizon and for divided by %d: %s", scale, shrunk)
 	native := startNativePool(t)
 
@@ -221,6 +222,15 @@ func pageBeforeStall(t *testing.T, root string, srv promServer, scale int) {
 	}
 	checkDemo(t, api)
 	checkNativePool(t, api, srv.native)
+	checkPanels(t, api, root, dashboards, run.start, time.Now(), time.Duration(defaultTimeScale/scale)*time.Second, srv.native, []poolSelection{
+		{kind: panelquery.PoolsGo, pick: map[string][]string{"job": {demoJob, nativeJob}}},
+		// The pool under test, not the small pool serving the stats page beside it.
+		{kind: panelquery.PoolsCherryPy, pick: map[string][]string{
+			"job":      {cherrypyJob},
+			"instance": {cherrypyPool["instance"]},
+			"pool":     {cherrypyPool["pool"]},
+		}},
+	})
 	if err := rulesHealthy(api); err != nil {
 		t.Errorf("after the run: %v", err)
 	}

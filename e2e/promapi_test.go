@@ -154,3 +154,70 @@ func (p promAPI) firstTrue(ctx context.Context, expr string, start, end time.Tim
 	}
 	return first, !first.IsZero(), nil
 }
+
+// queryRange evaluates expr every step over [start, end], as a Grafana panel does, and
+// returns how many series had at least one value.
+func (p promAPI) queryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (int, error) {
+	var data struct {
+		ResultType string `json:"resultType"`
+		Result     []struct {
+			Values []json.RawMessage `json:"values"`
+			// A native histogram's samples come as histograms, not values.
+			Histograms []json.RawMessage `json:"histograms"`
+		} `json:"result"`
+	}
+	params := url.Values{
+		"query": {expr},
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix(), 10)},
+		"step":  {strconv.FormatFloat(step.Seconds(), 'f', -1, 64)},
+	}
+	if err := p.get(ctx, "/api/v1/query_range", params, &data); err != nil {
+		return 0, err
+	}
+	if data.ResultType != "matrix" {
+		return 0, fmt.Errorf("query_range %q: result type %s, want matrix", expr, data.ResultType)
+	}
+	n := 0
+	for _, s := range data.Result {
+		if len(s.Values)+len(s.Histograms) > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// instantQuery evaluates expr at one time and returns how many series or samples it gave,
+// whatever their type (vector of floats or native histograms, scalar, ...).
+func (p promAPI) instantQuery(ctx context.Context, expr string, at time.Time) (int, error) {
+	var data struct {
+		ResultType string          `json:"resultType"`
+		Result     json.RawMessage `json:"result"`
+	}
+	if err := p.get(ctx, "/api/v1/query", url.Values{"query": {expr}, "time": {strconv.FormatInt(at.Unix(), 10)}}, &data); err != nil {
+		return 0, err
+	}
+	if data.ResultType != "vector" {
+		return 1, nil // a scalar or string is one value
+	}
+	var v []json.RawMessage
+	if err := json.Unmarshal(data.Result, &v); err != nil {
+		return 0, fmt.Errorf("query %q: %w", expr, err)
+	}
+	return len(v), nil
+}
+
+// labelValues returns the values of label on the series matching match over [start, end]:
+// what Grafana's label_values(match, label) variable query asks.
+func (p promAPI) labelValues(ctx context.Context, label, match string, start, end time.Time) ([]string, error) {
+	params := url.Values{
+		"start": {strconv.FormatInt(start.Unix(), 10)},
+		"end":   {strconv.FormatInt(end.Unix(), 10)},
+	}
+	if match != "" {
+		params["match[]"] = []string{match}
+	}
+	var values []string
+	err := p.get(ctx, "/api/v1/label/"+url.PathEscape(label)+"/values", params, &values)
+	return values, err
+}

@@ -110,10 +110,11 @@ func jsonnetBin(t *testing.T, root string) string {
 	return ""
 }
 
-// renderRules renders the mixin's rules with every duration knob divided by scale into
-// dir, through the mixin's own override mechanism (generate.sh --rules-only), and returns the
-// rule files and a description of the overrides it used.
-func renderRules(t *testing.T, root, dir string, scale int) (files []string, shrunk string) {
+// renderMixin renders the mixin with every duration knob divided by scale into dir, through
+// the mixin's own override mechanism (generate.sh --all), and returns the rule files, the
+// directory of the dashboards (whose queries name the recording rules by their shrunk
+// windows, as a user's overridden _config would) and a description of the overrides it used.
+func renderMixin(t *testing.T, root, dir string, scale int) (files []string, dashboards, shrunk string) {
 	t.Helper()
 	jsonnet := jsonnetBin(t, root)
 	// The defaults as the mixin ships them, so that the test follows any retuning.
@@ -139,18 +140,19 @@ func renderRules(t *testing.T, root, dir string, scale int) (files []string, shr
 	if err := os.WriteFile(overridesPath, overridesJSON, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rulesDir := filepath.Join(dir, "rules")
-	cmd := exec.Command(filepath.Join(root, "mixin", "generate.sh"), "--rules-only", rulesDir, overridesPath)
+	outDir := filepath.Join(dir, "mixin")
+	rulesDir := filepath.Join(outDir, "alerts")
+	cmd := exec.Command(filepath.Join(root, "mixin", "generate.sh"), "--all", outDir, overridesPath)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "JSONNET="+jsonnet)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mixin/generate.sh --rules-only: %v\n%s", err, out)
+		t.Fatalf("mixin/generate.sh --all: %v\n%s", err, out)
 	}
 	files, err = filepath.Glob(filepath.Join(rulesDir, "*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("generate.sh wrote no rule files into %s (%v)", rulesDir, err)
 	}
-	return files, describeOverrides(config, overrides)
+	return files, filepath.Join(outDir, "dashboards"), describeOverrides(config, overrides)
 }
 
 // describeOverrides formats the overrides as "name=default→scaled" for the log.
