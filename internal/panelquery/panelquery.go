@@ -190,56 +190,141 @@ type Vars struct {
 }
 
 // GrafanaIntervals returns the built-in interval variables Grafana would use for a time range
-// drawn with maxDataPoints points from a data source whose scrape interval is scrape.
+// drawn with maxDataPoints points from a data source whose scrape interval is scrape: the
+// range divided by the points, never below the scrape interval, rounded down to one of
+// Grafana's round steps (roundInterval), and $__rate_interval = max($__interval + scrape,
+// 4 × scrape).
 func GrafanaIntervals(timeRange, scrape time.Duration, maxDataPoints int) (interval, rateInterval time.Duration) {
-	interval = (timeRange / time.Duration(maxDataPoints)).Round(time.Second)
+	interval = timeRange / time.Duration(maxDataPoints)
 	if interval < scrape {
 		interval = scrape
 	}
-	rateInterval = interval + scrape
-	if r := 4 * scrape; r > rateInterval {
-		rateInterval = r
-	}
+	interval = roundInterval(interval)
+	rateInterval = max(interval+scrape, 4*scrape)
 	return interval, rateInterval
 }
 
-// variableRE matches $name, ${name} and [[name]].
-var variableRE = regexp.MustCompile(`\$\{([a-zA-Z0-9_]+)\}|\$([a-zA-Z0-9_]+)|\[\[([a-zA-Z0-9_]+)\]\]`)
+// roundSteps are Grafana's round intervals (its gtime.RoundInterval): an interval up to
+// upTo is drawn every step.
+var roundSteps = []struct{ upTo, step time.Duration }{
+	{10 * time.Millisecond, time.Millisecond},
+	{15 * time.Millisecond, 10 * time.Millisecond},
+	{35 * time.Millisecond, 20 * time.Millisecond},
+	{75 * time.Millisecond, 50 * time.Millisecond},
+	{150 * time.Millisecond, 100 * time.Millisecond},
+	{350 * time.Millisecond, 200 * time.Millisecond},
+	{750 * time.Millisecond, 500 * time.Millisecond},
+	{1500 * time.Millisecond, time.Second},
+	{3500 * time.Millisecond, 2 * time.Second},
+	{7500 * time.Millisecond, 5 * time.Second},
+	{12500 * time.Millisecond, 10 * time.Second},
+	{17500 * time.Millisecond, 15 * time.Second},
+	{25 * time.Second, 20 * time.Second},
+	{45 * time.Second, 30 * time.Second},
+	{90 * time.Second, time.Minute},
+	{210 * time.Second, 2 * time.Minute},
+	{450 * time.Second, 5 * time.Minute},
+	{750 * time.Second, 10 * time.Minute},
+	{1050 * time.Second, 15 * time.Minute},
+	{1500 * time.Second, 20 * time.Minute},
+	{2700 * time.Second, 30 * time.Minute},
+	{5400 * time.Second, time.Hour},
+	{9000 * time.Second, 2 * time.Hour},
+	{16200 * time.Second, 3 * time.Hour},
+	{32400 * time.Second, 6 * time.Hour},
+	{86400 * time.Second, 12 * time.Hour},
+	{172800 * time.Second, 24 * time.Hour},
+	{604800 * time.Second, 24 * time.Hour},
+	{1814400 * time.Second, 7 * 24 * time.Hour},
+	{3628800*time.Second - 1, 30 * 24 * time.Hour},
+}
+
+func roundInterval(d time.Duration) time.Duration {
+	for _, r := range roundSteps {
+		if d <= r.upTo {
+			return r.step
+		}
+	}
+	return 365 * 24 * time.Hour
+}
+
+// variableRE matches Grafana's forms of a variable: $name, ${name}, ${name:format},
+// ${name.fieldPath} and [[name]], [[name:format]].
+var variableRE = regexp.MustCompile(`\$\{(\w+)(?:\.([^:}]+))?(?::([^}]+))?\}|\$(\w+)|\[\[(\w+?)(?::(\w+))?\]\]`)
 
 // Expand substitutes vars into expr as Grafana's Prometheus data source does for regex
-// matchers (every variable of these dashboards is used with =~): each value is regex-escaped,
-// several values are joined as (a|b). A variable it does not know is an error, so that a query
-// cannot reach Prometheus with a literal $name in it.
+// matchers (every variable of these dashboards is used with =~, and is multi-value with an
+// All option): each value is regex-escaped, several values are joined as (a|b). The formats
+// :regex and :pipe are applied as Grafana applies them. A variable it does not know, a format
+// it does not implement, or a field path is an error, so that a query cannot reach Prometheus
+// with a literal $name in it.
 func Expand(expr string, v Vars) (string, error) {
-	var unknown []string
+	var errs []string
 	out := variableRE.ReplaceAllStringFunc(expr, func(m string) string {
 		sub := variableRE.FindStringSubmatch(m)
-		name := sub[1] + sub[2] + sub[3]
-		switch name {
-		case "__interval":
-			return promDuration(v.Interval)
-		case "__interval_ms":
-			return strconv.FormatInt(v.Interval.Milliseconds(), 10)
-		case "__rate_interval":
-			return promDuration(v.RateInterval)
-		case "__range":
-			return promDuration(v.Range)
-		case "__range_s":
-			return strconv.FormatInt(int64(v.Range.Seconds()), 10)
-		case "__range_ms":
-			return strconv.FormatInt(v.Range.Milliseconds(), 10)
+		name := sub[1] + sub[4] + sub[5]
+		field, format := sub[2], sub[3]+sub[6]
+		if field != "" {
+			errs = append(errs, m+" (a field path)")
+			return m
+		}
+		builtin, isBuiltin := map[string]func() string{
+			"__interval":      func() string { return promDuration(v.Interval) },
+			"__interval_ms":   func() string { return strconv.FormatInt(v.Interval.Milliseconds(), 10) },
+			"__rate_interval": func() string { return promDuration(v.RateInterval) },
+			"__range":         func() string { return promDuration(v.Range) },
+			"__range_s":       func() string { return strconv.FormatInt(int64(v.Range.Round(time.Second)/time.Second), 10) },
+			"__range_ms":      func() string { return strconv.FormatInt(v.Range.Milliseconds(), 10) },
+		}[name]
+		if isBuiltin {
+			if format != "" {
+				errs = append(errs, m+" (a format on a built-in variable)")
+				return m
+			}
+			return builtin()
 		}
 		vals, ok := v.Values[name]
 		if !ok || len(vals) == 0 {
-			unknown = append(unknown, m)
+			errs = append(errs, m)
 			return m
 		}
-		return regexValue(vals)
+		switch format {
+		case "":
+			return regexValue(vals)
+		case "regex":
+			return grafanaRegexFormat(vals)
+		case "pipe":
+			return strings.Join(vals, "|")
+		default:
+			errs = append(errs, m+" (format "+format+" not implemented)")
+			return m
+		}
 	})
-	if len(unknown) > 0 {
-		return "", fmt.Errorf("query %q: no value for %s", expr, strings.Join(unknown, ", "))
+	if len(errs) > 0 {
+		return "", fmt.Errorf("query %q: no value for %s", expr, strings.Join(errs, ", "))
 	}
 	return out, nil
+}
+
+// grafanaRegexFormat is Grafana's :regex format: each value regex-escaped (one backslash, not
+// escaped again for the PromQL string, so that a "." in a double-quoted matcher is an error
+// in Prometheus as it is from Grafana), several joined as (a|b).
+func grafanaRegexFormat(vals []string) string {
+	esc := make([]string, len(vals))
+	for i, s := range vals {
+		var b strings.Builder
+		for _, r := range s {
+			if strings.ContainsRune(`\^$*+?.()|[]{}/`, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+		esc[i] = b.String()
+	}
+	if len(esc) == 1 {
+		return esc[0]
+	}
+	return "(" + strings.Join(esc, "|") + ")"
 }
 
 // regexValue is vals as Grafana writes them into a regex matcher inside a PromQL string:
@@ -257,8 +342,12 @@ func regexValue(vals []string) string {
 	return "(" + strings.Join(esc, "|") + ")"
 }
 
-// promDuration writes d as a Prometheus duration in whole seconds (at least 1s).
+// promDuration writes d as a Prometheus duration: whole seconds, or milliseconds for a
+// round interval under a second (at least 1ms).
 func promDuration(d time.Duration) string {
+	if d%time.Second != 0 && d < time.Second {
+		return strconv.FormatInt(max(d.Milliseconds(), 1), 10) + "ms"
+	}
 	s := int64(d.Round(time.Second) / time.Second)
 	if s < 1 {
 		s = 1

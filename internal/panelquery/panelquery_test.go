@@ -158,13 +158,53 @@ func TestExpand(t *testing.T) {
 	}
 }
 
+// TestExpandFormats: the ${name:format} and [[name:format]] forms are substituted as Grafana's
+// formats do, and a form this package does not implement is an error rather than text left
+// for Prometheus to read.
+func TestExpandFormats(t *testing.T) {
+	v := Vars{
+		Values: map[string][]string{
+			"job":  {"a.b", "c"},
+			"pool": {"p.1"},
+		},
+		Interval: time.Second, RateInterval: 4 * time.Second, Range: time.Minute,
+	}
+	for expr, want := range map[string]string{
+		`x{job=~"${job:pipe}"}`:                      `x{job=~"a.b|c"}`,
+		`x{job=~"${job:regex}"}`:                     `x{job=~"(a\.b|c)"}`,
+		`x{pool=~"[[pool:regex]]"}`:                  `x{pool=~"p\.1"}`,
+		`x{pool=~"[[pool:pipe]]"}`:                   `x{pool=~"p.1"}`,
+		`rate(x{pool=~"$pool"}[${__rate_interval}])`: `rate(x{pool=~"p\\.1"}[4s])`,
+	} {
+		got, err := Expand(expr, v)
+		if err != nil || got != want {
+			t.Errorf("Expand(%s) = %s, %v; want %s", expr, got, err, want)
+		}
+	}
+	for _, expr := range []string{
+		`x{job=~"${job:csv}"}`,      // a format not implemented
+		`x{job=~"${job.text}"}`,     // a field path
+		`x{job=~"[[job:glob]]"}`,    // the same in the old form
+		`x[${__rate_interval:raw}]`, // a format on a built-in variable
+		`x{job=~"${route:pipe}"}`,   // unknown, with a format
+	} {
+		if got, err := Expand(expr, v); err == nil {
+			t.Errorf("Expand(%s) = %s without error", expr, got)
+		}
+	}
+}
+
 func TestGrafanaIntervals(t *testing.T) {
 	for _, c := range []struct {
 		timeRange, scrape, interval, rate time.Duration
 	}{
-		{5 * time.Minute, time.Second, time.Second, 4 * time.Second},            // the scrape interval bounds both
-		{time.Hour, 15 * time.Second, 15 * time.Second, time.Minute},            // production: 4 × 15 s
-		{24 * time.Hour, 15 * time.Second, 86 * time.Second, 101 * time.Second}, // a day: $__interval + scrape
+		{5 * time.Minute, time.Second, time.Second, 4 * time.Second}, // the scrape interval bounds both
+		{time.Hour, 15 * time.Second, 15 * time.Second, time.Minute}, // production: 4 × 15 s
+		// A day: 86.4 s is rounded down to Grafana's nice 1m before the scrape interval is added.
+		{24 * time.Hour, 15 * time.Second, time.Minute, 75 * time.Second},
+		{6 * time.Hour, 15 * time.Second, 20 * time.Second, time.Minute},      // 21.6 s is drawn every 20 s
+		{7 * 24 * time.Hour, time.Minute, 10 * time.Minute, 11 * time.Minute}, // 604.8 s: 10m
+		{20 * time.Minute, 0, time.Second, time.Second},                       // 1.2 s: 1s, no scrape interval
 	} {
 		i, r := GrafanaIntervals(c.timeRange, c.scrape, 1000)
 		if i != c.interval || r != c.rate {
