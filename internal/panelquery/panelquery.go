@@ -81,6 +81,11 @@ type panel struct {
 	Title   string  `json:"title"`
 	Targets []query `json:"targets"`
 	Panels  []panel `json:"panels"`
+	// A library panel's queries are not in the dashboard, and a repeated panel (or row) runs
+	// its queries once per value of its variable: Parse refuses both rather than let the test
+	// miss a query or run it with values no copy of the panel has.
+	LibraryPanel json.RawMessage `json:"libraryPanel"`
+	Repeat       string          `json:"repeat"`
 }
 
 type query struct {
@@ -118,6 +123,12 @@ func Parse(file string, b []byte) (Dashboard, error) {
 	var walk func(ps []panel) error
 	walk = func(ps []panel) error {
 		for _, p := range ps {
+			if len(p.LibraryPanel) > 0 && string(p.LibraryPanel) != "null" {
+				return fmt.Errorf("%s: panel %q is a library panel, whose queries are not in the dashboard", file, p.Title)
+			}
+			if p.Repeat != "" {
+				return fmt.Errorf("%s: panel %q repeats for each value of $%s, which the test does not run one by one", file, p.Title, p.Repeat)
+			}
 			for _, q := range p.Targets {
 				if p.Title == "" {
 					return fmt.Errorf("%s: a %s panel without a title has queries", file, p.Type)
