@@ -29,8 +29,9 @@ type poolSelection struct {
 // checkPanels is issue 9, point 6: every query of every panel of the dashboards (rendered with
 // the test's _config, so that they name its recording rules) runs against this Prometheus over
 // the run's time range, first with the Go pools picked in the variables, then with the CherryPy
-// pool. Each must evaluate without error; each must return data for the Go pools, and for the
-// CherryPy pool unless mixin/README.md lists it as absent by design. A listed query that does
+// pool. Each must evaluate without error and return data for each kind of pool, unless
+// mixin/README.md lists it as absent by design for that kind (and that Prometheus, for the
+// native-histogram queries). A listed query that does
 // return data fails too, so that the list cannot rot. The variables' own label_values queries
 // are run as Grafana runs them, and their answers are the values picked.
 func checkPanels(t *testing.T, api promAPI, root, dashDir string, from, to time.Time, scrape time.Duration, native bool, selections []poolSelection) {
