@@ -156,12 +156,13 @@ func (p promAPI) firstTrue(ctx context.Context, expr string, start, end time.Tim
 }
 
 // queryRange evaluates expr every step over [start, end], as a Grafana panel does, and
-// returns how many series had at least one value.
+// returns how many series had at least one value a panel can draw: NaN (a quantile of no
+// observations, 0/0) is no data, so that a query that can only give NaN does not pass.
 func (p promAPI) queryRange(ctx context.Context, expr string, start, end time.Time, step time.Duration) (int, error) {
 	var data struct {
 		ResultType string `json:"resultType"`
 		Result     []struct {
-			Values []json.RawMessage `json:"values"`
+			Values [][2]any `json:"values"`
 			// A native histogram's samples come as histograms, not values.
 			Histograms []json.RawMessage `json:"histograms"`
 		} `json:"result"`
@@ -180,7 +181,14 @@ func (p promAPI) queryRange(ctx context.Context, expr string, start, end time.Ti
 	}
 	n := 0
 	for _, s := range data.Result {
-		if len(s.Values)+len(s.Histograms) > 0 {
+		drawn := len(s.Histograms) > 0
+		for _, v := range s.Values {
+			if str, _ := v[1].(string); str != "NaN" {
+				drawn = true
+				break
+			}
+		}
+		if drawn {
 			n++
 		}
 	}
