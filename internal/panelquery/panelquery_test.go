@@ -91,6 +91,7 @@ func TestParseRejectsWhatCannotBeRun(t *testing.T) {
 		"no refId":         `{"panels": [{"title": "p", "targets": [{"expr": "up"}]}]}`,
 		"no title":         `{"panels": [{"type": "row", "panels": [{"targets": [{"refId": "A", "expr": "up"}]}]}]}`,
 		"not label_values": `{"templating": {"list": [{"name": "v", "type": "query", "query": "query_result(up)"}]}}`,
+		"variable regex":   `{"templating": {"list": [{"name": "v", "type": "query", "query": "label_values(up, job)", "regex": "/^api-.*/"}]}}`,
 		"library panel":    `{"panels": [{"title": "p", "libraryPanel": {"uid": "u", "name": "p"}}]}`,
 		"repeated panel":   `{"panels": [{"title": "p", "repeat": "pool", "targets": [{"refId": "A", "expr": "up"}]}]}`,
 		"repeated row":     `{"panels": [{"type": "row", "title": "r", "repeat": "pool", "collapsed": true, "panels": [{"title": "p", "targets": [{"refId": "A", "expr": "up"}]}]}]}`,
