@@ -8,9 +8,10 @@ import (
 )
 
 // statusRecorder remembers the status a handler wrote. The writer a handler gets from the
-// Limiter is one of sixteen compositions of it (see wrap), chosen by the optional interfaces
+// Limiter is one of 32 compositions of it (see wrap), chosen by the optional interfaces
 // that the server's own writer has, as client_golang's promhttp does: it claims exactly those
-// (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher), never one the server lacks (an
+// (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher and the deprecated
+// http.CloseNotifier, which promhttp keeps too), never one the server lacks (an
 // HTTP/2 writer cannot be hijacked, and a type check must say so). Unwrap lets
 // http.ResponseController reach the server's writer for the rest (deadlines, full duplex).
 type statusRecorder struct {
@@ -42,6 +43,8 @@ type (
 	hijacker   struct{ *statusRecorder }
 	readerFrom struct{ *statusRecorder }
 	pusher     struct{ *statusRecorder }
+	// closeNotifierRec is named apart from the closeNotifier interface it implements.
+	closeNotifierRec struct{ *statusRecorder }
 )
 
 func (f flusher) Flush() {
@@ -66,15 +69,20 @@ func (p pusher) Push(target string, opts *http.PushOptions) error {
 	return p.ResponseWriter.(http.Pusher).Push(target, opts)
 }
 
+func (c closeNotifierRec) CloseNotify() <-chan bool {
+	return c.ResponseWriter.(closeNotifier).CloseNotify()
+}
+
 const (
 	hasFlusher = 1 << iota
 	hasHijacker
 	hasReaderFrom
 	hasPusher
+	hasCloseNotifier
 )
 
 // compositions[mask] builds the writer that has exactly the interfaces of mask.
-var compositions = [16]func(*statusRecorder) http.ResponseWriter{
+var compositions = [32]func(*statusRecorder) http.ResponseWriter{
 	func(s *statusRecorder) http.ResponseWriter { return s },
 	func(s *statusRecorder) http.ResponseWriter {
 		return struct {
@@ -183,6 +191,134 @@ var compositions = [16]func(*statusRecorder) http.ResponseWriter{
 			http.Pusher
 		}{s, flusher{s}, hijacker{s}, readerFrom{s}, pusher{s}}
 	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			closeNotifier
+		}{s, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			closeNotifier
+		}{s, flusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Hijacker
+			closeNotifier
+		}{s, hijacker{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			http.Hijacker
+			closeNotifier
+		}{s, flusher{s}, hijacker{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			io.ReaderFrom
+			closeNotifier
+		}{s, readerFrom{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			io.ReaderFrom
+			closeNotifier
+		}{s, flusher{s}, readerFrom{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Hijacker
+			io.ReaderFrom
+			closeNotifier
+		}{s, hijacker{s}, readerFrom{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			http.Hijacker
+			io.ReaderFrom
+			closeNotifier
+		}{s, flusher{s}, hijacker{s}, readerFrom{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Pusher
+			closeNotifier
+		}{s, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			http.Pusher
+			closeNotifier
+		}{s, flusher{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Hijacker
+			http.Pusher
+			closeNotifier
+		}{s, hijacker{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			http.Hijacker
+			http.Pusher
+			closeNotifier
+		}{s, flusher{s}, hijacker{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			io.ReaderFrom
+			http.Pusher
+			closeNotifier
+		}{s, readerFrom{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			io.ReaderFrom
+			http.Pusher
+			closeNotifier
+		}{s, flusher{s}, readerFrom{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Hijacker
+			io.ReaderFrom
+			http.Pusher
+			closeNotifier
+		}{s, hijacker{s}, readerFrom{s}, pusher{s}, closeNotifierRec{s}}
+	},
+	func(s *statusRecorder) http.ResponseWriter {
+		return struct {
+			*statusRecorder
+			http.Flusher
+			http.Hijacker
+			io.ReaderFrom
+			http.Pusher
+			closeNotifier
+		}{s, flusher{s}, hijacker{s}, readerFrom{s}, pusher{s}, closeNotifierRec{s}}
+	},
 }
 
 // wrap returns the recorder composed with exactly the interfaces of the writer it records.
@@ -200,5 +336,15 @@ func (s *statusRecorder) wrap() http.ResponseWriter {
 	if _, ok := s.ResponseWriter.(http.Pusher); ok {
 		mask |= hasPusher
 	}
+	if _, ok := s.ResponseWriter.(closeNotifier); ok {
+		mask |= hasCloseNotifier
+	}
 	return compositions[mask](s)
 }
+
+// closeNotifier is http.CloseNotifier, deprecated since Go 1.11 (Request.Context replaces
+// it) yet still implemented by net/http's writers, HTTP/1 and HTTP/2, and kept by promhttp's
+// delegator: a handler written against it must find it behind the Limiter too.
+//
+//lint:ignore SA1019 the wrapper must keep every interface of the writer it wraps.
+type closeNotifier = http.CloseNotifier

@@ -28,6 +28,9 @@ func capabilities(w http.ResponseWriter) string {
 	if _, ok := w.(http.Pusher); ok {
 		has = append(has, "Pusher")
 	}
+	if _, ok := w.(closeNotifier); ok {
+		has = append(has, "CloseNotifier")
+	}
 	return strings.Join(has, ",")
 }
 
@@ -40,7 +43,8 @@ var probe = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 // TestLimiterWriterHasExactlyTheServersInterfaces: behind the Limiter, a handler finds the
 // same optional interfaces as without it, on HTTP/1.1 (Flusher, Hijacker, ReaderFrom) and on
-// HTTP/2 (Flusher, Pusher: no Hijacker, whose Hijack would fail), and ResponseController
+// HTTP/2 (Flusher, Pusher: no Hijacker, whose Hijack would fail), both with the deprecated
+// http.CloseNotifier as promhttp's delegator keeps it, and ResponseController
 // still reaches the connection.
 func TestLimiterWriterHasExactlyTheServersInterfaces(t *testing.T) {
 	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
@@ -103,22 +107,28 @@ func (f *fullWriter) Push(string, *http.PushOptions) error {
 
 func (f *fullWriter) Flush() { f.calls = append(f.calls, "Flush") }
 
+func (f *fullWriter) CloseNotify() <-chan bool {
+	f.calls = append(f.calls, "CloseNotify")
+	return nil
+}
+
 // TestLimiterWriterPassesEachInterfaceThrough: the writer's methods reach the wrapped writer's,
 // and the status of a body sent with ReadFrom counts; with fewer interfaces, fewer are claimed.
 func TestLimiterWriterPassesEachInterfaceThrough(t *testing.T) {
 	l := NewLimiter("through", 1)
 	h := l.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if got := capabilities(w); got != "Flusher,Hijacker,ReaderFrom,Pusher" {
-			t.Errorf("capabilities %q, want all four", got)
+		if got := capabilities(w); got != "Flusher,Hijacker,ReaderFrom,Pusher,CloseNotifier" {
+			t.Errorf("capabilities %q, want all five", got)
 		}
 		_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("body"))
 		w.(http.Flusher).Flush()
 		_ = w.(http.Pusher).Push("/style.css", nil)
+		_ = w.(closeNotifier).CloseNotify()
 		_, _, _ = w.(http.Hijacker).Hijack()
 	}))
 	fw := &fullWriter{ResponseRecorder: httptest.NewRecorder()}
 	h.ServeHTTP(fw, httptest.NewRequest(http.MethodGet, "/", nil))
-	if got := strings.Join(fw.calls, ","); got != "ReadFrom,Flush,Push,Hijack" || fw.Body.String() != "body" {
+	if got := strings.Join(fw.calls, ","); got != "ReadFrom,Flush,Push,CloseNotify,Hijack" || fw.Body.String() != "body" {
 		t.Errorf("reached the writer: %q with body %q", got, fw.Body.String())
 	}
 	// httptest.ResponseRecorder is a Flusher and nothing else.
@@ -136,16 +146,16 @@ func TestWriterCompositions(t *testing.T) {
 	for mask, build := range compositions {
 		w := build(&statusRecorder{ResponseWriter: httptest.NewRecorder()})
 		var want []string
-		for bit, name := range []string{"Flusher", "Hijacker", "ReaderFrom", "Pusher"} {
+		for bit, name := range []string{"Flusher", "Hijacker", "ReaderFrom", "Pusher", "CloseNotifier"} {
 			if mask&(1<<bit) != 0 {
 				want = append(want, name)
 			}
 		}
 		if got := capabilities(w); got != strings.Join(want, ",") {
-			t.Errorf("composition %04b: %q, want %q", mask, got, strings.Join(want, ","))
+			t.Errorf("composition %05b: %q, want %q", mask, got, strings.Join(want, ","))
 		}
 		if u, ok := w.(interface{ Unwrap() http.ResponseWriter }); !ok || u.Unwrap() == nil {
-			t.Errorf("composition %04b: no Unwrap", mask)
+			t.Errorf("composition %05b: no Unwrap", mask)
 		}
 	}
 }
