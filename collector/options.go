@@ -20,20 +20,33 @@ type (
 	LimiterOption interface{ applyLimiter(*limiterConfig) }
 )
 
-// Option is an option that applies to a Pool, a Tracker and a Limiter alike.
+// Option is an option that applies to a Pool, a Tracker and a Limiter alike. Its zero value
+// (a variable never set, Option{}) changes nothing, as a nil option does.
 type Option struct{ apply func(*trackerConfig) }
 
-func (o Option) applyPool(c *poolConfig)       { o.apply(&c.trackerConfig) }
-func (o Option) applyTracker(c *trackerConfig) { o.apply(c) }
-func (o Option) applyLimiter(c *limiterConfig) { o.apply(&c.trackerConfig) }
+func (o Option) applyPool(c *poolConfig)       { o.applyTracker(&c.trackerConfig) }
+func (o Option) applyLimiter(c *limiterConfig) { o.applyTracker(&c.trackerConfig) }
+func (o Option) applyTracker(c *trackerConfig) {
+	if o.apply != nil {
+		o.apply(c)
+	}
+}
 
 type poolOption func(*poolConfig)
 
-func (o poolOption) applyPool(c *poolConfig) { o(c) }
+func (o poolOption) applyPool(c *poolConfig) {
+	if o != nil {
+		o(c)
+	}
+}
 
 type limiterOption func(*limiterConfig)
 
-func (o limiterOption) applyLimiter(c *limiterConfig) { o(c) }
+func (o limiterOption) applyLimiter(c *limiterConfig) {
+	if o != nil {
+		o(c)
+	}
+}
 
 // trackerConfig is what every kind shares. An unbounded queue is queueSize < 0.
 type trackerConfig struct {

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -37,14 +38,23 @@ type Tracker struct {
 	// Native histograms, nil unless WithNativeHistograms asked for them.
 	nativeWait, nativeDuration prometheus.Histogram
 
-	shards  []shard
-	mask    uint32
-	next    atomic.Uint32 // the shard of the next Submit, round robin
-	busy    atomic.Int64  // the shards' busy tasks summed, kept to see saturation begin and end
-	workers atomic.Int64  // workers alive, as set by SetWorkers (the Pool sets it itself)
+	shards []shard
+	mask   uint32
+	// slotLimit is how many slots a shard may hold, 1<<slotBits (tests lower it).
+	slotLimit int
 	// satReported is the saturated time the last scrape reported, guarded by all the shards'
 	// locks: the next scrape never reports less.
 	satReported int64
+
+	// The fields written on the hot path, each on a cache line of its own: the submitter's
+	// writes to next must not evict the fields above (read by every worker at every call),
+	// nor the workers' writes to busy the submitter's next.
+	_       [64]byte
+	next    atomic.Uint32 // the shard of the next Submit, round robin
+	_       [60]byte
+	busy    atomic.Int64 // the shards' busy tasks summed, kept to see saturation begin and end
+	_       [56]byte
+	workers atomic.Int64 // workers alive, as set by SetWorkers (the Pool sets it itself)
 }
 
 // shard is one part of a tracker's state, guarded by its own lock. A task stays in the shard
@@ -71,7 +81,11 @@ type shard struct {
 	slots []slot
 	free  []uint32
 	kinds []slotKind // grown only when a task of a kind takes a slot
-	_     [64]byte   // keeps the next shard's lock off this shard's cache lines
+	// genBase is the generation a slot starts from when the table grows: above that of every
+	// slot a scrape cut off the table (see shrink), so that a ticket naming a cut slot never
+	// matches the task that takes the slot again.
+	genBase uint32
+	_       [64]byte // keeps the next shard's lock off this shard's cache lines
 }
 
 // slot is where a task's state lives while it is queued or running.
@@ -99,9 +113,15 @@ const (
 )
 
 // slotBits is how many bits of a Ticket's ref index the slot within its shard: up to 16M
-// tasks in flight per shard (a shard's table is as large as the peak of tasks queued or
-// running in it at once), and the remaining bits the shard (at most 64).
+// tasks in flight per shard, and the remaining bits the shard (at most 64). A full shard
+// passes the task to another; with every shard full (8 x 16M tasks or more, queued or running
+// at once: a queue growing without end, or tickets never finished nor rejected) Submit
+// panics rather than make a ticket that names the wrong slot.
 const slotBits = 24
+
+// minSlots is the slot table a shard keeps whatever happens: a scrape shrinks a table only
+// to twice its highest slot in use, and never below this (1 KiB).
+const minSlots = 64
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
@@ -112,10 +132,13 @@ func NewTracker(name string, maxWorkers int, opts ...TrackerOption) *Tracker {
 
 func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 	maxWorkers = max(maxWorkers, 0)
-	// Twice as many shards as threads running Go code, so that the tasks in flight at any
-	// moment (one per worker, plus the submitter's) mostly sit in different shards.
-	n := 2
-	for n < 2*runtime.GOMAXPROCS(0) && n < 64 {
+	// Four times as many shards as threads running Go code, and at least 8, so that the
+	// tasks in flight at any moment (one per worker, plus the submitter's) mostly sit in
+	// different shards: the submitter and a worker then rarely wait on one lock, nor does
+	// anyone wait on a goroutine preempted while it holds one. A shard costs ~500 bytes and
+	// a few nanoseconds per scrape.
+	n := 8
+	for n < 4*runtime.GOMAXPROCS(0) && n < 64 {
 		n *= 2
 	}
 	t := &Tracker{
@@ -130,6 +153,7 @@ func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 		nativeDuration: newNative(contract.TaskDurationSeconds, name, c.nativeFactor),
 		shards:         make([]shard, n),
 		mask:           uint32(n - 1),
+		slotLimit:      1 << slotBits,
 	}
 	t.workers.Store(int64(maxWorkers))
 	return t
@@ -169,24 +193,52 @@ func (t *Tracker) submit(now int64) Ticket {
 	i := t.next.Add(1) & t.mask
 	sh := &t.shards[i]
 	sh.mu.Lock()
+	k, ok := t.takeLocked(sh, i, now)
+	sh.mu.Unlock()
+	if !ok {
+		return t.submitElsewhere(now)
+	}
+	return k
+}
+
+// takeLocked gives a new queued task a slot of shard i, whose lock the caller holds; false
+// if the shard has slotLimit tasks in flight.
+func (t *Tracker) takeLocked(sh *shard, i uint32, now int64) (Ticket, bool) {
 	now = max(now, sh.floor)
 	var s uint32
 	if k := len(sh.free); k > 0 {
 		s = sh.free[k-1]
 		sh.free = sh.free[:k-1]
-	} else {
+	} else if len(sh.slots) < t.slotLimit {
 		s = uint32(len(sh.slots))
-		sh.slots = append(sh.slots, slot{})
+		sh.slots = append(sh.slots, slot{gen: sh.genBase})
+	} else {
+		return Ticket{}, false
 	}
 	sl := &sh.slots[s]
 	sl.gen++
 	sl.at = now
 	sl.state = slotQueued
-	gen := sl.gen
 	sh.submitted++
 	sh.queued++
-	sh.mu.Unlock()
-	return Ticket{tr: t, ref: i<<slotBits | s, gen: gen}
+	return Ticket{tr: t, ref: i<<slotBits | s, gen: sl.gen}, true
+}
+
+// submitElsewhere finds a slot in any shard for a task whose own shard was full, or panics:
+// past the slot index's bits a ticket would name another shard's slot.
+func (t *Tracker) submitElsewhere(now int64) Ticket {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		k, ok := t.takeLocked(sh, uint32(i), now)
+		sh.mu.Unlock()
+		if ok {
+			return k
+		}
+	}
+	panic(fmt.Sprintf("collector: pool %q has %d tasks in flight (queued or running), the most "+
+		"a Tracker can follow: a queue that grows without end, or Tickets never finished nor rejected",
+		t.name, len(t.shards)*t.slotLimit))
 }
 
 // lookup returns the ticket's shard, locked, and its slot if the ticket still holds it in
@@ -326,6 +378,46 @@ func (t *Tracker) abandon(k Ticket, r Reason) bool {
 	return true
 }
 
+// shrink gives a slot table's memory back once the tasks of a burst have ended, so that it
+// is bounded by the peak of tasks in flight over the last scrapes rather than ever. Slots
+// cannot move (tickets name them by index), so: when at most a quarter of the table is in
+// use, the free list is reordered lowest slot first, and new tasks fill the table from the
+// bottom while the tasks high up end; once the highest slot in use, top, is in the table's
+// first quarter, the table is cut after it (to twice that, at least minSlots). The caller
+// holds the shard's lock, and the scan has just counted the slots in use.
+func (sh *shard) shrink(top, inUse int) {
+	n, c := top+1, cap(sh.slots)
+	if c <= minSlots || inUse > c/4 {
+		return
+	}
+	if n > c/4 {
+		free := sh.free[:0] // as many free slots as before, in place
+		for s := len(sh.slots) - 1; s >= 0; s-- {
+			if sh.slots[s].state == slotFree {
+				free = append(free, uint32(s))
+			}
+		}
+		sh.free = free
+		return
+	}
+	for _, sl := range sh.slots[n:] {
+		sh.genBase = max(sh.genBase, sl.gen) // even: every cut slot is free
+	}
+	slots := make([]slot, n, max(2*n, minSlots))
+	copy(slots, sh.slots)
+	sh.slots = slots
+	free := make([]uint32, 0, cap(slots))
+	for s := n - 1; s >= 0; s-- { // lowest index on top, so the table fills from the bottom
+		if slots[s].state == slotFree {
+			free = append(free, uint32(s))
+		}
+	}
+	sh.free = free
+	if len(sh.kinds) > n {
+		sh.kinds = append([]slotKind(nil), sh.kinds[:n]...)
+	}
+}
+
 func seconds(d int64) float64 {
 	if d <= 0 {
 		return 0
@@ -388,8 +480,12 @@ func (t *Tracker) snapshot() snapshot {
 		snap.wait.add(&sh.wait)
 		snap.duration.add(&sh.duration)
 		// The scan costs one pass over the slots, as many as the peak of tasks in flight in
-		// the shard, once per scrape; it keeps every event O(1).
+		// the shard since the last scrape, once per scrape; it keeps every event O(1).
+		top, inUse := -1, 0 // the highest slot in use, and how many are
 		for i, sl := range sh.slots {
+			if sl.state != slotFree {
+				top, inUse = i, inUse+1
+			}
 			switch sl.state {
 			case slotQueued:
 				oldestQ = min(oldestQ, sl.at)
@@ -401,6 +497,7 @@ func (t *Tracker) snapshot() snapshot {
 				}
 			}
 		}
+		sh.shrink(top, inUse)
 	}
 	if t.busy.Load() >= t.satAt { // saturated now: the current episode counts up to now
 		saturated += now
@@ -412,7 +509,11 @@ func (t *Tracker) snapshot() snapshot {
 	for i := range t.shards {
 		t.shards[i].mu.Unlock()
 	}
-	snap.workers = min(max(int(t.workers.Load()), snap.busy), t.max)
+	// A tracked pool running more tasks than the maxWorkers it was declared with can run
+	// that many: while it does, max_workers reports the busy count (the pool is saturated,
+	// as addBusy counts it), so that busy <= workers <= max_workers holds on every scrape.
+	snap.max = max(t.max, snap.busy)
+	snap.workers = min(max(int(t.workers.Load()), snap.busy), snap.max)
 	snap.busySeconds = (snap.duration.sumNanos + float64(runningNanos)) / float64(time.Second)
 	snap.oldestQueued = seconds(now - oldestQ)
 	snap.oldestRunning = seconds(now - oldestR)
