@@ -22,9 +22,10 @@ import (
 // prometheus.Collector: register it, and values are computed when Prometheus scrapes.
 //
 // Its state is split into shards, each with its own short lock; Submit deals each task to
-// the next shard in turn, and the task's Start, Finish or Reject go to the same shard. The
-// submitter and the workers therefore rarely meet on a lock, even when the machine is busy
-// (a goroutine preempted inside a critical section holds up only the few tasks of its shard).
+// the next shard in turn whose lock is free, and the task's Start, Finish or Reject go to the
+// same shard. The submitter and the workers therefore rarely meet on a lock, even when the
+// machine is busy (a goroutine preempted inside a critical section holds up only the few
+// tasks of its shard, and no Submit).
 // A scrape takes every shard's lock at once, so it still sees one consistent snapshot.
 // The calls allocate nothing. Pool and Limiter are built on a Tracker.
 type Tracker struct {
@@ -182,8 +183,11 @@ func (t *Tracker) Reject(r Reason) {
 	if r >= numReasons {
 		r = RejectedCanceled
 	}
-	sh := &t.shards[t.next.Add(1)&t.mask]
-	sh.mu.Lock()
+	i := t.next.Add(1) & t.mask
+	sh := &t.shards[i]
+	if !sh.mu.TryLock() {
+		sh, _ = t.lockOther(i)
+	}
 	sh.submitted++
 	sh.rejected[r]++
 	sh.mu.Unlock()
@@ -192,36 +196,57 @@ func (t *Tracker) Reject(r Reason) {
 func (t *Tracker) submit(now int64) Ticket {
 	i := t.next.Add(1) & t.mask
 	sh := &t.shards[i]
-	sh.mu.Lock()
-	k, ok := t.takeLocked(sh, i, now)
-	sh.mu.Unlock()
+	if !sh.mu.TryLock() {
+		sh, i = t.lockOther(i)
+	}
+	s, ok := sh.slotLocked(t.slotLimit)
 	if !ok {
+		sh.mu.Unlock()
 		return t.submitElsewhere(now)
 	}
+	k := sh.queueLocked(t, i, s, now)
+	sh.mu.Unlock()
 	return k
 }
 
-// takeLocked gives a new queued task a slot of shard i, whose lock the caller holds; false
-// if the shard has slotLimit tasks in flight.
-func (t *Tracker) takeLocked(sh *shard, i uint32, now int64) (Ticket, bool) {
-	now = max(now, sh.floor)
-	var s uint32
-	if k := len(sh.free); k > 0 {
-		s = sh.free[k-1]
-		sh.free = sh.free[:k-1]
-	} else if len(sh.slots) < t.slotLimit {
-		s = uint32(len(sh.slots))
-		sh.slots = append(sh.slots, slot{gen: sh.genBase})
-	} else {
-		return Ticket{}, false
+// lockOther locks the shard for a new task when shard i is held: the next in turn whose lock
+// is free. A new task may go to any shard, so Submit never waits behind a worker that holds
+// one (perhaps preempted inside it, on a busy machine), unless every shard is held at once.
+func (t *Tracker) lockOther(i uint32) (*shard, uint32) {
+	for range t.mask {
+		i = (i + 1) & t.mask
+		if sh := &t.shards[i]; sh.mu.TryLock() {
+			return sh, i
+		}
 	}
+	i = (i + 1) & t.mask
+	t.shards[i].mu.Lock()
+	return &t.shards[i], i
+}
+
+// slotLocked finds a free slot, or grows the table; false if it holds limit tasks already.
+func (sh *shard) slotLocked(limit int) (uint32, bool) {
+	if k := len(sh.free); k > 0 {
+		s := sh.free[k-1]
+		sh.free = sh.free[:k-1]
+		return s, true
+	}
+	if len(sh.slots) >= limit {
+		return 0, false
+	}
+	sh.slots = append(sh.slots, slot{gen: sh.genBase})
+	return uint32(len(sh.slots) - 1), true
+}
+
+// queueLocked puts a new task, submitted at now, in slot s of shard i.
+func (sh *shard) queueLocked(t *Tracker, i, s uint32, now int64) Ticket {
 	sl := &sh.slots[s]
 	sl.gen++
-	sl.at = now
+	sl.at = max(now, sh.floor)
 	sl.state = slotQueued
 	sh.submitted++
 	sh.queued++
-	return Ticket{tr: t, ref: i<<slotBits | s, gen: sl.gen}, true
+	return Ticket{tr: t, ref: i<<slotBits | s, gen: sl.gen}
 }
 
 // submitElsewhere finds a slot in any shard for a task whose own shard was full, or panics:
@@ -230,11 +255,12 @@ func (t *Tracker) submitElsewhere(now int64) Ticket {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		k, ok := t.takeLocked(sh, uint32(i), now)
-		sh.mu.Unlock()
-		if ok {
+		if s, ok := sh.slotLocked(t.slotLimit); ok {
+			k := sh.queueLocked(t, uint32(i), s, now)
+			sh.mu.Unlock()
 			return k
 		}
+		sh.mu.Unlock()
 	}
 	panic(fmt.Sprintf("collector: pool %q has %d tasks in flight (queued or running), the most "+
 		"a Tracker can follow: a queue that grows without end, or Tickets never finished nor rejected",
