@@ -101,9 +101,11 @@
 //
 // A task costs three clock readings (submit, start, finish; a Pool worker reads the clock once
 // to finish a task and start the next) and one short, rarely contended lock per step,
-// allocation-free: Submit deals tasks to the shards in turn, so the submitter and the workers
-// seldom take the same lock. A Pool's own queue lock holds no bookkeeping. Allocations happen
-// only when a Submit has to wait for room (its wake-up channel), when SubmitWithContext is given
-// a context that can end (its context.AfterFunc), and when the number of tasks in flight
-// exceeds every earlier peak. See the package's benchmarks (make bench) for the figures.
+// allocation-free: Submit deals tasks to the shards in turn, skipping a shard whose lock is
+// held, so the submitter and the workers seldom take the same lock and the submitter never
+// waits for a worker preempted inside one. A Pool's own queue lock holds no bookkeeping.
+// Allocations happen only when a Submit has to wait for room (its wake-up channel), when
+// SubmitWithContext is given a context that can end (its context.AfterFunc), and when the
+// number of tasks in flight exceeds its peak over the last scrapes (a scrape gives the slot
+// tables' memory back after a burst). See the package's benchmarks (make bench) for the figures.
 package collector

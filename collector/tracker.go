@@ -127,6 +127,13 @@ const minSlots = 64
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
 // says otherwise. Options: WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
+//
+// The Tracker believes the pool's Start calls: if more than maxWorkers tasks run at once, the
+// pool can evidently run that many, and while it does a scrape reports max_workers (and
+// workers) equal to the busy count, the pool saturated, so that busy <= workers <= max_workers
+// holds on every scrape; declare the pool's real capacity to avoid it. Its memory follows the
+// tasks in flight (queued or running): 16 bytes each at their peak over the last scrapes, the
+// tables shrinking again after a burst.
 func NewTracker(name string, maxWorkers int, opts ...TrackerOption) *Tracker {
 	return newTracker(name, maxWorkers, newTrackerConfig(opts))
 }
