@@ -297,10 +297,15 @@ func (sh *shard) release(k Ticket, sl *slot) {
 }
 
 func (t *Tracker) start(k Ticket, now int64) bool {
-	sh, sl := t.lookup(k, slotQueued)
-	if sh == nil {
+	// lookup, written out: start and finish are the hot path, and a call more costs them.
+	sh := &t.shards[k.ref>>slotBits]
+	s := int(k.ref & (1<<slotBits - 1))
+	sh.mu.Lock()
+	if s >= len(sh.slots) || sh.slots[s].gen != k.gen || sh.slots[s].state != slotQueued {
+		sh.mu.Unlock()
 		return false
 	}
+	sl := &sh.slots[s]
 	now = max(now, sh.floor)
 	t.startLocked(sh, sl, now)
 	t.addBusy(sh, 1, now)
@@ -309,10 +314,14 @@ func (t *Tracker) start(k Ticket, now int64) bool {
 }
 
 func (t *Tracker) finish(k Ticket, o Outcome, now int64) bool {
-	sh, sl := t.lookup(k, slotRunning)
-	if sh == nil {
+	sh := &t.shards[k.ref>>slotBits]
+	s := int(k.ref & (1<<slotBits - 1))
+	sh.mu.Lock()
+	if s >= len(sh.slots) || sh.slots[s].gen != k.gen || sh.slots[s].state != slotRunning {
+		sh.mu.Unlock()
 		return false
 	}
+	sl := &sh.slots[s]
 	now = max(now, sh.floor)
 	t.finishLocked(sh, sl, k, o, now)
 	t.addBusy(sh, -1, now)
