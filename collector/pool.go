@@ -127,7 +127,8 @@ func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task, kind *
 	if kind != nil {
 		p.tr.setKind(k, *kind)
 	}
-	start := now // when the task can start: later than now if it had to wait for room
+	start := now    // when the task can start: later than now if it had to wait for room
+	waited := false // start is stale: read the clock again if a worker takes the task now
 	p.mu.Lock()
 	for {
 		if p.closed {
@@ -154,8 +155,12 @@ func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task, kind *
 			// start was read before the lock: if a worker went idle in between, the task did
 			// not start before that, or the worker would count busy twice for that time
 			// (busy and saturated seconds past what the clock allows, the wait lost).
-			start = max(start, p.idleAt)
+			idleAt := p.idleAt
 			p.mu.Unlock()
+			if waited {
+				start = p.tr.clock.now()
+			}
+			start = max(start, idleAt)
 			p.tr.start(k, start)
 			w.wake <- t
 			return nil
@@ -184,7 +189,10 @@ func (p *Pool) submit(block bool, wait, taskCtx context.Context, fn Task, kind *
 		case <-wait.Done():
 		case <-ended:
 		}
-		start = p.tr.clock.now()
+		// The clock is read again only if the task goes to an idle worker: a task that joins
+		// the queue starts when a worker pops it, and this Submit, waiting on a full pool,
+		// spares a reading of the clock per task exactly when the machine is busiest.
+		waited = true
 		p.mu.Lock()
 	}
 }
