@@ -34,6 +34,8 @@ type Pool struct {
 	head, tail *task
 	queued     int   // tasks in the queue (not counting callers still waiting for room)
 	spare      *task // recycled nodes: a task costs no allocation in the steady state
+	nspare     int   // nodes in spare, at most maxSpare: a burst's nodes go back to the GC
+	maxSpare   int
 	idle       []*worker
 	live       int
 	closed     bool
@@ -77,8 +79,11 @@ func NewPool(name string, workers int, opts ...PoolOption) *Pool {
 		ctx:       ctx,
 		cancel:    cancel,
 		idle:      make([]*worker, 0, workers),
-		live:      workers,
-		exited:    make(chan struct{}),
+		// Enough recycled nodes for the workers' tasks, the queue (up to 1024 of it) and as
+		// many Submits waiting: beyond that, a burst's nodes are left to the GC once it ends.
+		maxSpare: 2*workers + queueSpare(c.queueSize),
+		live:     workers,
+		exited:   make(chan struct{}),
 	}
 	for range workers {
 		w := &worker{wake: make(chan *task, 1)}
@@ -86,6 +91,13 @@ func NewPool(name string, workers int, opts ...PoolOption) *Pool {
 		go p.work(w, nil)
 	}
 	return p
+}
+
+func queueSpare(queueSize int) int {
+	if queueSize < 0 || queueSize > 1024 {
+		return 1024
+	}
+	return queueSize
 }
 
 // Name returns the pool's name.
@@ -201,6 +213,7 @@ func (p *Pool) nodeLocked(fn Task, ctx context.Context, k Ticket) *task {
 	t := p.spare
 	if t != nil {
 		p.spare = t.next
+		p.nspare--
 		t.next = nil
 	} else {
 		t = &task{}
@@ -259,9 +272,13 @@ func (p *Pool) wakeSubmittersLocked() {
 func (p *Pool) recycleLocked(t *task) {
 	t.fn, t.ctx = nil, nil
 	t.ticket = Ticket{}
-	t.seq++
+	t.seq++ // also when the node is dropped: a late AfterFunc must not find it queued
+	if p.nspare >= p.maxSpare {
+		return
+	}
 	t.next = p.spare
 	p.spare = t
+	p.nspare++
 }
 
 // expire runs when a queued task's own context ends: if the task still waits, it never will.

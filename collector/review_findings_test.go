@@ -1,7 +1,9 @@
 package collector
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
@@ -132,4 +134,35 @@ func TestSlotIndexOverflowIsEnforced(t *testing.T) {
 		}
 	}()
 	tr.Submit()
+}
+
+// A Pool recycles its task nodes, but keeps no more of them than its steady state needs:
+// after a burst through an unbounded queue, the burst's nodes go back to the GC.
+func TestPoolSpareNodesBoundedAfterBurst(t *testing.T) {
+	p := NewPool("burst", 1)
+	t.Cleanup(func() { shutdown(t, p) })
+	hold := make(chan struct{})
+	ctx := context.Background()
+	if err := p.Submit(ctx, func(context.Context) error { <-hold; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	const burst = 5000
+	wg.Add(burst)
+	for range burst {
+		if err := p.Submit(ctx, func(context.Context) error { wg.Done(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(hold)
+	wg.Wait()
+	p.mu.Lock()
+	n := 0
+	for s := p.spare; s != nil; s = s.next {
+		n++
+	}
+	p.mu.Unlock()
+	if n > 2+1024 {
+		t.Errorf("%d spare nodes kept after a burst of %d, want at most %d", n, burst, 2+1024)
+	}
 }
