@@ -132,8 +132,8 @@ const minSlots = 64
 // pool can evidently run that many, and while it does a scrape reports max_workers (and
 // workers) equal to the busy count, the pool saturated, so that busy <= workers <= max_workers
 // holds on every scrape; declare the pool's real capacity to avoid it. Its memory follows the
-// tasks in flight (queued or running): 16 bytes each at their peak over the last scrapes, the
-// tables shrinking again after a burst.
+// tasks in flight (queued or running): about 20 bytes each (the slot and its place in the
+// free list) at their peak over the last scrapes, the tables shrinking again after a burst.
 func NewTracker(name string, maxWorkers int, opts ...TrackerOption) *Tracker {
 	return newTracker(name, maxWorkers, newTrackerConfig(opts))
 }
