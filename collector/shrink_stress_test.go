@@ -127,3 +127,91 @@ func deltas(ds []int64) []uint64 {
 	}
 	return out
 }
+
+// TestSlotTableShrinksUnderSteadyLoad: after a burst drained in the order it came (a queue's
+// order: the highest slots freed last, so on top of the free list), a steady trickle keeps a
+// few tasks in flight in every shard at every scrape, each new task taking the slot the last
+// finished one freed. The tables must still shrink back to the steady state's size within a
+// few scrapes, not keep the burst's peak for as long as the trickle lasts.
+func TestSlotTableShrinksUnderSteadyLoad(t *testing.T) {
+	tr := NewTracker("trickle", 4)
+	burst := make([]Ticket, 300*len(tr.shards))
+	for i := range burst {
+		burst[i] = tr.Submit()
+	}
+	for _, k := range burst {
+		k.Start()
+		k.Finish(OutcomeSuccess)
+	}
+	slots := func() (n int) {
+		for i := range tr.shards {
+			n += cap(tr.shards[i].slots)
+		}
+		return n
+	}
+	peak := slots()
+	inFlight := 2 * len(tr.shards) // two tasks in every shard, always
+	var fifo []Ticket
+	for step := range 4000 {
+		if len(fifo) == inFlight { // the oldest ends, then the next task comes
+			fifo[0].Finish(OutcomeSuccess)
+			fifo = fifo[1:]
+		}
+		k := tr.Submit()
+		k.Start()
+		fifo = append(fifo, k)
+		if step%200 == 199 {
+			checkInvariants(t, gather(t, tr), nil, true)
+		}
+	}
+	if got := slots(); got > minSlots*len(tr.shards) {
+		t.Errorf("%d slots kept after 20 scrapes of a steady %d tasks in flight (peak %d), want at most %d",
+			got, inFlight, peak, minSlots*len(tr.shards))
+	}
+}
+
+// TestParkedSlotsAreTakenAgain: slots freed high in a table while a scrape waits to cut it
+// are parked, out of the free list; when the tasks come back before the cut and the free list
+// runs dry, the parked slots are taken again before the table grows, and their tasks run.
+func TestParkedSlotsAreTakenAgain(t *testing.T) {
+	tr := NewTracker("parked", 4)
+	const perShard = 300
+	n := perShard * len(tr.shards)
+	drain := func(ks []Ticket) {
+		for _, k := range ks {
+			if !k.Start() || !k.Finish(OutcomeSuccess) {
+				t.Fatal("a task could not run")
+			}
+		}
+	}
+	burst := make([]Ticket, n)
+	for i := range burst {
+		burst[i] = tr.Submit()
+	}
+	drain(burst) // in order: the highest slots are freed last, on top of the free lists
+	high := make([]Ticket, 2*len(tr.shards))
+	for i := range high {
+		high[i] = tr.Submit() // two per shard, high up
+	}
+	checkInvariants(t, gather(t, tr), nil, true) // a quarter in use at most: park the top
+	drain(high)                                   // parked
+	for i := range tr.shards {
+		if sh := &tr.shards[i]; sh.parked != 2 {
+			t.Fatalf("shard %d: %d parked slots, want 2", i, sh.parked)
+		}
+	}
+	for i := range burst {
+		burst[i] = tr.Submit()
+	}
+	for i := range tr.shards {
+		if got := len(tr.shards[i].slots); got != perShard {
+			t.Errorf("shard %d: %d slots for %d tasks in flight, want %d (the parked ones taken again)", i, got, perShard, perShard)
+		}
+	}
+	drain(burst)
+	s := gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	if got, want := s.value(t, contract.TasksCompletedTotal), float64(2*n+len(high)); got != want {
+		t.Errorf("completed %v, want %v", got, want)
+	}
+}

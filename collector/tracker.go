@@ -86,7 +86,12 @@ type shard struct {
 	// slot a scrape cut off the table (see shrink), so that a ticket naming a cut slot never
 	// matches the task that takes the slot again.
 	genBase uint32
-	_       [64]byte // keeps the next shard's lock off this shard's cache lines
+	// park is the slot index from which a freed slot is parked, left out of the free list,
+	// while a scrape waits for the tasks high in the table to end so that it can cut it (see
+	// shrink); noPark otherwise. parked counts the free slots left out.
+	park   uint32
+	parked int
+	_      [64]byte // keeps the next shard's lock off this shard's cache lines
 }
 
 // slot is where a task's state lives while it is queued or running.
@@ -123,6 +128,9 @@ const slotBits = 24
 // minSlots is the slot table a shard keeps whatever happens: a scrape shrinks a table only
 // to twice its highest slot in use, and never below this (1 KiB).
 const minSlots = 64
+
+// noPark is a shard's park when no freed slot is parked: every slot index is below it.
+const noPark = 1<<32 - 1
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
 // maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
@@ -162,6 +170,9 @@ func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 		shards:         make([]shard, n),
 		mask:           uint32(n - 1),
 		slotLimit:      1 << slotBits,
+	}
+	for i := range t.shards {
+		t.shards[i].park = noPark
 	}
 	t.workers.Store(int64(maxWorkers))
 	return t
@@ -233,6 +244,11 @@ func (t *Tracker) lockOther(i uint32) (*shard, uint32) {
 
 // slotLocked finds a free slot, or grows the table; false if it holds limit tasks already.
 func (sh *shard) slotLocked(limit int) (uint32, bool) {
+	if len(sh.free) == 0 && sh.parked > 0 {
+		// The tasks came back before the table could be cut: the parked slots are free.
+		sh.refree()
+		sh.park = noPark
+	}
 	if k := len(sh.free); k > 0 {
 		s := sh.free[k-1]
 		sh.free = sh.free[:k-1]
@@ -290,10 +306,15 @@ func (t *Tracker) lookup(k Ticket, want slotState) (*shard, *slot) {
 }
 
 // release frees a slot for the next task; the gen bump makes every copy of the old ticket stale.
+// A slot at or above park is left out of the free list (see shrink).
 func (sh *shard) release(k Ticket, sl *slot) {
 	sl.gen++
 	sl.state = slotFree
-	sh.free = append(sh.free, k.ref&(1<<slotBits-1))
+	if s := k.ref & (1<<slotBits - 1); s < sh.park {
+		sh.free = append(sh.free, s)
+	} else {
+		sh.parked++
+	}
 }
 
 func (t *Tracker) start(k Ticket, now int64) bool {
@@ -423,23 +444,24 @@ func (t *Tracker) abandon(k Ticket, r Reason) bool {
 // shrink gives a slot table's memory back once the tasks of a burst have ended, so that it
 // is bounded by the peak of tasks in flight over the last scrapes rather than ever. Slots
 // cannot move (tickets name them by index), so: when at most a quarter of the table is in
-// use, the free list is reordered lowest slot first, and new tasks fill the table from the
-// bottom while the tasks high up end; once the highest slot in use, top, is in the table's
-// first quarter, the table is cut after it (to twice that, at least minSlots). The caller
-// holds the shard's lock, and the scan has just counted the slots in use.
+// use, the free list is rebuilt lowest slot first, and until the next scrape a slot freed in
+// the upper three quarters is parked, not put back in the free list (else, the free list
+// being a stack, a steady trickle of tasks would keep taking the slot the last finished one
+// freed, high up, for ever). New tasks fill the table from the bottom while the tasks high up
+// end; once the highest slot in use, top, is in the table's first quarter, the table is cut
+// after it (to twice that, at least minSlots). The caller holds the shard's lock, and the
+// scan has just counted the slots in use.
 func (sh *shard) shrink(top, inUse int) {
 	n, c := top+1, cap(sh.slots)
 	if c <= minSlots || inUse > c/4 {
+		// Nothing to give back, or the tasks came back: parked slots return to the free
+		// list when it runs dry (slotLocked).
+		sh.park = noPark
 		return
 	}
 	if n > c/4 {
-		free := sh.free[:0] // as many free slots as before, in place
-		for s := len(sh.slots) - 1; s >= 0; s-- {
-			if sh.slots[s].state == slotFree {
-				free = append(free, uint32(s))
-			}
-		}
-		sh.free = free
+		sh.refree()
+		sh.park = uint32(c / 4)
 		return
 	}
 	for _, sl := range sh.slots[n:] {
@@ -448,16 +470,25 @@ func (sh *shard) shrink(top, inUse int) {
 	slots := make([]slot, n, max(2*n, minSlots))
 	copy(slots, sh.slots)
 	sh.slots = slots
-	free := make([]uint32, 0, cap(slots))
-	for s := n - 1; s >= 0; s-- { // lowest index on top, so the table fills from the bottom
-		if slots[s].state == slotFree {
+	sh.free = make([]uint32, 0, cap(slots))
+	sh.refree()
+	sh.park = noPark
+	if len(sh.kinds) > n {
+		sh.kinds = append([]slotKind(nil), sh.kinds[:n]...)
+	}
+}
+
+// refree rebuilds the free list from the slots' states, parked slots included, lowest index
+// on top, so that the table fills from the bottom.
+func (sh *shard) refree() {
+	free := sh.free[:0]
+	for s := len(sh.slots) - 1; s >= 0; s-- {
+		if sh.slots[s].state == slotFree {
 			free = append(free, uint32(s))
 		}
 	}
 	sh.free = free
-	if len(sh.kinds) > n {
-		sh.kinds = append([]slotKind(nil), sh.kinds[:n]...)
-	}
+	sh.parked = 0
 }
 
 func seconds(d int64) float64 {
