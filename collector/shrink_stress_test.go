@@ -1,11 +1,13 @@
 package collector
 
 import (
+	"context"
 	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
 )
@@ -194,7 +196,7 @@ func TestParkedSlotsAreTakenAgain(t *testing.T) {
 		high[i] = tr.Submit() // two per shard, high up
 	}
 	checkInvariants(t, gather(t, tr), nil, true) // a quarter in use at most: park the top
-	drain(high)                                   // parked
+	drain(high)                                  // parked
 	for i := range tr.shards {
 		if sh := &tr.shards[i]; sh.parked != 2 {
 			t.Fatalf("shard %d: %d parked slots, want 2", i, sh.parked)
@@ -213,5 +215,103 @@ func TestParkedSlotsAreTakenAgain(t *testing.T) {
 	checkInvariants(t, s, nil, true)
 	if got, want := s.value(t, contract.TasksCompletedTotal), float64(2*n+len(high)); got != want {
 		t.Errorf("completed %v, want %v", got, want)
+	}
+}
+
+// TestFullShardPassesTheTaskOn: a Submit dealt to a shard whose slot table is full takes a
+// slot in another shard that has room, and its task runs there; only with every shard full
+// does Submit panic (TestSlotIndexOverflowIsEnforced).
+func TestFullShardPassesTheTaskOn(t *testing.T) {
+	tr := NewTracker("full", 1)
+	tr.slotLimit = 3
+	var all []Ticket
+	for range len(tr.shards) * tr.slotLimit {
+		all = append(all, tr.Submit())
+	}
+	const roomy = 5 // empty one shard: the next Submits, dealt to full shards, go there
+	var kept []Ticket
+	for _, k := range all {
+		if k.ref>>slotBits == roomy {
+			k.Reject(RejectedCanceled)
+		} else {
+			kept = append(kept, k)
+		}
+	}
+	for range tr.slotLimit {
+		k := tr.Submit()
+		if k.ref>>slotBits != roomy {
+			t.Fatalf("a task went to shard %d, full, instead of %d", k.ref>>slotBits, roomy)
+		}
+		kept = append(kept, k)
+	}
+	for _, k := range kept {
+		if !k.Start() || !k.Finish(OutcomeSuccess) {
+			t.Fatal("a task could not run")
+		}
+	}
+	s := gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	if got, want := s.value(t, contract.TasksCompletedTotal), float64(len(kept)); got != want {
+		t.Errorf("completed %v, want %v", got, want)
+	}
+}
+
+// TestPoolInvariantsThroughBursts: submitters push bursts through a Pool's unbounded queue,
+// wait for them to run, and start again, while scrapes run all along: the slot tables grow
+// and are cut between bursts, a worker's handover from one task to the next runs in tables
+// being shrunk, and every scrape stays exact and within the elapsed time.
+func TestPoolInvariantsThroughBursts(t *testing.T) {
+	begin := time.Now()
+	p := NewPool("bursts", 3)
+	const submitters, rounds, burst = 3, 5, 400
+	var wg sync.WaitGroup
+	for g := range submitters {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 4))
+			for range rounds {
+				var ran sync.WaitGroup
+				ran.Add(burst)
+				for range burst {
+					sleep := rng.IntN(8) == 0
+					err := p.Submit(context.Background(), func(context.Context) error {
+						defer ran.Done()
+						if sleep {
+							time.Sleep(20 * time.Microsecond)
+						}
+						return nil
+					})
+					if err != nil {
+						t.Errorf("Submit: %v", err)
+						ran.Done()
+					}
+				}
+				ran.Wait()
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var prev scrape
+	for loop := true; loop; {
+		select {
+		case <-done:
+			loop = false
+		default:
+		}
+		s := gather(t, p)
+		checkInvariants(t, s, prev, false)
+		checkWithinElapsed(t, s, time.Since(begin).Seconds())
+		prev = s
+	}
+	shutdown(t, p)
+	s := gather(t, p)
+	checkInvariants(t, s, prev, true)
+	if got, want := s.value(t, contract.TasksCompletedTotal), float64(submitters*rounds*burst); got != want {
+		t.Errorf("completed %v, want %v", got, want)
+	}
+	for i := range p.tr.shards {
+		if c := cap(p.tr.shards[i].slots); c > minSlots {
+			t.Errorf("shard %d keeps %d slots once the pool is idle, want at most %d", i, c, minSlots)
+		}
 	}
 }
