@@ -33,6 +33,30 @@ func (c *fakeClock) Advance(d time.Duration) {
 // scrape is one pool's series as a registry gathers them: the real exposition path.
 type scrape map[string]*dto.MetricFamily
 
+// scrapeWhile scrapes c again and again until every goroutine of busy has returned, checks
+// the contract's invariants on each scrape against the one before it, and calls each (if not
+// nil) on it. It returns the last of those scrapes and how many there were; the caller checks
+// the state once everything has ended against that last one.
+func scrapeWhile(t testing.TB, c prometheus.Collector, busy *sync.WaitGroup, each func(scrape)) (last scrape, scrapes int) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { busy.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			return last, scrapes
+		default:
+		}
+		s := gather(t, c)
+		checkInvariants(t, s, last, false)
+		if each != nil {
+			each(s)
+		}
+		last = s
+		scrapes++
+	}
+}
+
 func gather(t testing.TB, c prometheus.Collector) scrape {
 	t.Helper()
 	reg := prometheus.NewPedanticRegistry()

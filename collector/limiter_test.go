@@ -179,20 +179,7 @@ func TestLimiterInvariantsUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { clients.Wait(); close(done) }()
-	var prev scrape
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		default:
-		}
-		s := gather(t, l)
-		checkInvariants(t, s, prev, false)
-		checkWithinElapsed(t, s, time.Since(begin).Seconds())
-		prev = s
-	}
+	prev, _ := scrapeWhile(t, l, &clients, func(s scrape) { checkWithinElapsed(t, s, time.Since(begin).Seconds()) })
 	s := gather(t, l)
 	checkInvariants(t, s, prev, true)
 	if got := s.value(t, contract.TasksSubmittedTotal); got != 2400 {

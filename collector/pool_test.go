@@ -327,22 +327,7 @@ func TestPoolInvariantsUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { submitters.Wait(); close(done) }()
-	var prev scrape
-	scrapes := 0
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		default:
-		}
-		s := gather(t, p)
-		checkInvariants(t, s, prev, false)
-		checkWithinElapsed(t, s, time.Since(begin).Seconds())
-		prev = s
-		scrapes++
-	}
+	prev, scrapes := scrapeWhile(t, p, &submitters, func(s scrape) { checkWithinElapsed(t, s, time.Since(begin).Seconds()) })
 	shutdown(t, p)
 	final := gather(t, p)
 	checkInvariants(t, final, prev, true)

@@ -64,21 +64,10 @@ func TestTrackerInvariantsWhileTablesShrink(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	var prev scrape
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		default:
-		}
-		s := gather(t, tr)
-		checkInvariants(t, s, prev, false)
+	prev, _ := scrapeWhile(t, tr, &wg, func(s scrape) {
 		checkNativeCounts(t, s)
-		prev = s
 		scrapes.Add(1)
-	}
+	})
 	s := gather(t, tr)
 	checkInvariants(t, s, prev, true)
 	total := float64(tasks.Load())
@@ -289,20 +278,7 @@ func TestPoolInvariantsThroughBursts(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	var prev scrape
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		default:
-		}
-		s := gather(t, p)
-		checkInvariants(t, s, prev, false)
-		checkWithinElapsed(t, s, time.Since(begin).Seconds())
-		prev = s
-	}
+	prev, _ := scrapeWhile(t, p, &wg, func(s scrape) { checkWithinElapsed(t, s, time.Since(begin).Seconds()) })
 	shutdown(t, p)
 	s := gather(t, p)
 	checkInvariants(t, s, prev, true)

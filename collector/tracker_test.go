@@ -255,19 +255,7 @@ func TestTrackerInvariantsUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	var prev scrape
-	for loop := true; loop; {
-		select {
-		case <-done:
-			loop = false
-		default:
-		}
-		s := gather(t, tr)
-		checkInvariants(t, s, prev, false)
-		prev = s
-	}
+	prev, _ := scrapeWhile(t, tr, &wg, nil)
 	s := gather(t, tr)
 	checkInvariants(t, s, prev, true)
 	total := float64(goroutines * tasks)
