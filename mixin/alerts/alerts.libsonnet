@@ -56,6 +56,14 @@ local util = import '../lib/util.libsonnet';
           max by (%(on)s) (max_over_time(up{%(u)s}[%(statsDownWindow)s])) == 0
         )
       ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, statsDownWindow: c.statsDownWindow },
+      // A read of the stats failed at least once within predictNowWindow (see statsDown).
+      statsMissedNow: |||
+        (
+          min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
+          or
+          min by (%(on)s) (min_over_time(up{%(u)s}[%(w)s])) == 0
+        )
+      ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, w: c.predictNowWindow },
     }),
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
@@ -98,20 +106,29 @@ local util = import '../lib/util.libsonnet';
           // Both windows: the rate window's level and trend, and the short window's (the load
           // now, a minute behind): a healthy surge to 75% that levelled off minutes ago still
           // climbs in the lagging rate window, not in the short one (config.libsonnet).
+          // The load now can also be seen as a read of the stats that failed within the short
+          // window: a stats page served by the pool it measures (CherryPy, Apache, a Go
+          // process whose /metrics shares the pool) cannot answer once every worker is busy and
+          // work waits, and the short window then holds too few samples for a rate. A failed
+          // read on a pool already past the level and on a climbing trend is the load now.
           expr: |||
             %(util)s > %(predictLevel)s
             and
-            %(busyNow)s / %(capacity)s > %(predictNowLevel)s
-            and
             predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
             and
-            predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+            (
+              %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+              and
+              predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+              or on (%(by)s)
+              %(util)s and on (%(on)s) %(statsMissedNow)s
+            )
           ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s, and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s (or its stats page missed a read then, as one served by the pool it measures does when every worker is busy), and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f) + busyCulprit,
           },
         },
         {
