@@ -22,6 +22,10 @@ local util = import '../lib/util.libsonnet';
       sat: n.saturation,
       predictHorizonSeconds: util.seconds(c.predictHorizon),
       predictNowLevelPercent: c.predictNowLevel * 100,
+      // The short window's sampling noise is about sqrt(u * d / (c * W)) for tasks of mean
+      // duration d on c workers over a window W: below predictNowNoise while d / c is below
+      // predictNowNoise^2 * W (config.libsonnet).
+      predictNowDurationPerWorker: util.num(std.pow(c.predictNowNoise, 2) * util.seconds(c.predictNowWindow)),
       goroutinesHorizonSeconds: util.seconds(c.goroutinesHorizon),
       fastLong: n.waitOverObjective(c.fastBurnLongWindow),
       fastShort: n.waitOverObjective(c.fastBurnShortWindow),
@@ -114,7 +118,13 @@ local util = import '../lib/util.libsonnet';
           expr: |||
             %(util)s > %(predictLevel)s
             and
-            predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+            (
+              predict_linear(%(busyNow)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+              and on (%(by)s)
+              %(meanDuration)s / %(capacity)s < %(predictNowDurationPerWorker)s
+              or
+              predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+            )
             and
             (
               %(busyNow)s / %(capacity)s > %(predictNowLevel)s
