@@ -113,8 +113,10 @@ local util = import '../lib/util.libsonnet';
           // The load now can also be seen as a read of the stats that failed within the short
           // window: a stats page served by the pool it measures (CherryPy, Apache, a Go
           // process whose /metrics shares the pool) cannot answer once every worker is busy and
-          // work waits, and the short window then holds too few samples for a rate. A failed
-          // read on a pool already past the level and on a climbing trend is the load now.
+          // work waits, and the short window then holds too few samples for a rate. There the
+          // failed read counts as the load now, on a pool whose 10m trend already spans a full
+          // window (in its first minutes a trend of two or three points climbs on noise, and a
+          // healthy pool 70% busy on 10 workers fails a read in five).
           expr: |||
             %(util)s > %(predictLevel)s
             and
@@ -132,6 +134,7 @@ local util = import '../lib/util.libsonnet';
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
               or on (%(by)s)
               %(util)s and on (%(on)s) %(statsMissedNow)s
+              and on (%(by)s) present_over_time(%(busy)s[1m] offset %(predictWindow)s)
             )
           ||| % f,
           'for': c.predictFor,
