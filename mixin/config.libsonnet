@@ -42,7 +42,6 @@
     predictNowWindow: '2m',
     predictNowLevel: 0.8,
     predictNowTrendWindow: '5m',
-    predictNowMinSamples: 4,
     predictNowNoise: 0.05,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the

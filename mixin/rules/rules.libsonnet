@@ -142,32 +142,8 @@ local util = import '../lib/util.libsonnet';
         {
           // Mean busy workers over the short window of the exhaustion forecast: the load now,
           // one minute behind rather than the 2.5 of the rate window. Same guard as above.
-          // A sampled busy gauge (no busy seconds) over the short window is the mean of a few
-          // scrapes: with a 1m scrape, two or three, a noise that crosses the forecast's level
-          // on a healthy pool. Such a pool takes the rate window's mean instead (the recorded
-          // busy series) unless the short window holds predictNowMinSamples samples.
           record: n.busyNow,
-          expr: |||
-            (
-              %(now)s
-            )
-            unless on (%(by)s)
-            (
-              count_over_time(workerpool_busy_workers{%(p)s}[%(nw)s]) < %(min)s
-              unless on (%(by)s)
-              present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
-            )
-            or on (%(by)s)
-            %(busy)s
-          ||| % {
-            now: std.rstripChars($.busyExpr(c, c.predictNowWindow), '\n'),
-            by: util.labelList(c.poolLabels),
-            p: p,
-            nw: c.predictNowWindow,
-            rw: c.rateWindow,
-            min: c.predictNowMinSamples,
-            busy: n.busy,
-          },
+          expr: $.busyExpr(c, c.predictNowWindow),
         },
       ]) + [
         {
