@@ -42,6 +42,17 @@
     predictNowWindow: '2m',
     predictNowLevel: 0.8,
     predictNowTrendWindow: '5m',
+    // The 10m trend is also read on the short window's series, which lags 1.5 minutes less
+    // than the rate window's and so reaches 100% a minute or more sooner on a ramp (single
+    // worker +3.6 -> +8.6 m, slow-ramp +19 -> +26 m), but only where that window is quiet. The
+    // busy fraction of c workers over a window W, for tasks of mean duration d arriving at
+    // random, has a sampling noise of about sqrt(u * d / (c * W)) (arrivals in W are Poisson):
+    // 1% on 16 workers of 0.2 s tasks, 6% on 4 workers of 2 s, 17% on 8 workers of 60 s. So
+    // that trend counts only where d / c (the pool's mean task duration per worker, over
+    // taskDurationWindow) is under predictNowNoise^2 * W (0.3 s for 5% on 2m); noisier pools,
+    // and sources without a duration histogram, keep the rate window's trend alone (a 60 s
+    // batch pool 45% busy paged on the short one). Test classes, not cases: the bound is a
+    // noise level, not a scenario's threshold.
     predictNowNoise: 0.05,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
