@@ -60,13 +60,12 @@ local util = import '../lib/util.libsonnet';
           max by (%(on)s) (max_over_time(up{%(u)s}[%(statsDownWindow)s])) == 0
         )
       ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, statsDownWindow: c.statsDownWindow },
-      // A read of the stats failed at least once within predictNowWindow (see statsDown).
+      // The exporter failed a read of the stats at least once within predictNowWindow. Only
+      // poolwatch_up: there the exporter answered and the stats page did not. A missed scrape
+      // (up == 0) is a restart, a deploy, a network blip or a timeout on a slow host as often
+      // as a busy pool, and it would count on every pool of the target, busy or not.
       statsMissedNow: |||
-        (
-          min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
-          or
-          min by (%(on)s) (min_over_time(up{%(u)s}[%(w)s])) == 0
-        )
+        min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
       ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, w: c.predictNowWindow },
     }),
     local limit(series, factor, floor) =
@@ -111,11 +110,10 @@ local util = import '../lib/util.libsonnet';
           // now, a minute behind): a healthy surge to 75% that levelled off minutes ago still
           // climbs in the lagging rate window, not in the short one (config.libsonnet).
           // The load now can also be seen as a read of the stats that failed within the short
-          // window: a stats page served by the pool it measures (CherryPy, Apache, a Go
-          // process whose /metrics shares the pool) cannot answer once every worker is busy and
-          // work waits, and the short window then holds too few samples for a rate. There the
-          // failed read counts as the load now, on a pool whose 10m trend already spans a full
-          // window (in its first minutes a trend of two or three points climbs on noise, and a
+          // window: a stats page served by the pool it measures (CherryPy, Apache) cannot
+          // answer once every worker is busy and work waits, and the short window then holds
+          // too few samples for a rate. There the failed read counts as the load now, on a
+          // pool whose 10m trend already spans a full window (in its first minutes a trend of two or three points climbs on noise, and a
           // healthy pool 70% busy on 10 workers fails a read in five).
           expr: |||
             %(util)s > %(predictLevel)s
