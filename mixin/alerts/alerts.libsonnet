@@ -139,7 +139,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s, more than %(predictNowLevelPercent)s%% over the last %(predictNowWindow)s (or its stats page missed a read then, as one served by the pool it measures does when every worker is busy), and its trends over the last %(predictWindow)s and %(predictNowTrendWindow)s reach full capacity within %(predictHorizon)s. Tasks will queue without bound once it does.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s; over the last %(predictNowWindow)s it is more than %(predictNowLevelPercent)s%% utilized with a trend over the last %(predictNowTrendWindow)s that reaches full capacity too, or its stats page missed a read then, as one served by the pool it measures does when every worker is busy. Tasks will queue without bound once it does.' % f) + busyCulprit,
           },
         },
         {
