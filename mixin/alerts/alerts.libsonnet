@@ -65,7 +65,7 @@ local util = import '../lib/util.libsonnet';
       // (up == 0) is a restart, a deploy, a network blip or a timeout on a slow host as often
       // as a busy pool, and it would count on every pool of the target, busy or not.
       statsMissedNow: |||
-        min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
+        (min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0)
       ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, w: c.predictNowWindow },
     }),
     local limit(series, factor, floor) =
