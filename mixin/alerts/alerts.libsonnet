@@ -60,13 +60,6 @@ local util = import '../lib/util.libsonnet';
           max by (%(on)s) (max_over_time(up{%(u)s}[%(statsDownWindow)s])) == 0
         )
       ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, statsDownWindow: c.statsDownWindow },
-      // The exporter failed a read of the stats at least once within predictNowWindow. Only
-      // poolwatch_up: there the exporter answered and the stats page did not. A missed scrape
-      // (up == 0) is a restart, a deploy, a network blip or a timeout on a slow host as often
-      // as a busy pool, and it would count on every pool of the target, busy or not.
-      statsMissedNow: |||
-        (min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0)
-      ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, w: c.predictNowWindow },
     }),
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
@@ -109,12 +102,10 @@ local util = import '../lib/util.libsonnet';
           // Both windows: the rate window's level and trend, and the short window's (the load
           // now, a minute behind): a healthy surge to 75% that levelled off minutes ago still
           // climbs in the lagging rate window, not in the short one (config.libsonnet).
-          // The load now can also be seen as a read of the stats that failed within the short
-          // window: a stats page served by the pool it measures (CherryPy, Apache) cannot
-          // answer once every worker is busy and work waits, and the short window then holds
-          // too few samples for a rate. There the failed read counts as the load now, on a
-          // pool whose 10m trend already spans a full window (in its first minutes a trend of two or three points climbs on noise, and a
-          // healthy pool 70% busy on 10 workers fails a read in five).
+          // A failed read of the stats is not taken for the load now: a stats page served by
+          // the pool it measures fails one read in four or five at a healthy 75% (10 workers),
+          // nearly as often as at a climbing 80%, and a healthy surge then paged
+          // (scenarios/cherrypy-stats-on-main-pool-surge; mixin/README.md).
           expr: |||
             %(util)s > %(predictLevel)s
             and
@@ -130,16 +121,13 @@ local util = import '../lib/util.libsonnet';
               %(busyNow)s / %(capacity)s > %(predictNowLevel)s
               and
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
-              or on (%(by)s)
-              %(util)s and on (%(on)s) %(statsMissedNow)s
-              and on (%(by)s) present_over_time(%(busy)s[1m] offset %(predictWindow)s)
             )
           ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s; over the last %(predictNowWindow)s it is more than %(predictNowLevelPercent)s%% utilized with a trend over the last %(predictNowTrendWindow)s that reaches full capacity too, or its stats page missed a read then, as one served by the pool it measures does when every worker is busy. Tasks will queue without bound once it does.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s; over the last %(predictNowWindow)s it is more than %(predictNowLevelPercent)s%% utilized with a trend over the last %(predictNowTrendWindow)s that reaches full capacity too. Tasks will queue without bound once it does.' % f) + busyCulprit,
           },
         },
         {
