@@ -98,7 +98,7 @@ rules-test: tools
 
 # The end-to-end run against Debian's Prometheus 2.42 and Prometheus 3 (bin/prometheus, native
 # histograms scraped), one after the other, ~3 min each. E2E_TIMESCALE=1 runs the shipped
-# windows in real time (about an hour per server; not for CI), E2E_PROMETHEUS=2 or 3 one only.
+# windows in real time (about half an hour per server; not for CI), E2E_PROMETHEUS=2 or 3 one only.
 E2E_TIMESCALE  ?= 15
 E2E_PROMETHEUS ?=
 e2e: tools

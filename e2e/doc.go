@@ -26,7 +26,7 @@
 // test reads the mixin's own defaults (`(import 'mixin.libsonnet')._config`), divides every
 // duration knob, i.e. every _config field ending in Window, Horizon or For, by the time scale,
 // 15 unless POOLWATCH_E2E_TIMESCALE says otherwise (1 runs the shipped windows in real time,
-// about an hour, scraping every 15 s, with the load's ramp stretched to match)
+// about half an hour, scraping every 15 s, with the load's ramp stretched to match)
 // (rateWindow 5m→20s, predictWindow 10m→40s, predictHorizon 15m→60s, predictFor 2m→8s,
 // saturatedFor 5m→20s, exhaustedWindow 2m→8s, stalledWindow 5m→20s, the burn-rate windows
 // 5m/1h/30m/6h→20s/240s/120s/1440s, and so on; each run logs the full list) and renders the

@@ -22,8 +22,8 @@ import (
 // production, so the shipped tuning is what is tested, only sped up. Thresholds in seconds of
 // wait or run time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds) are
 // not scaled: they are about what a user waits, and the test's users wait in real seconds.
-// POOLWATCH_E2E_TIMESCALE changes it (1 runs the shipped windows in real time, for about an
-// hour, with the load's ramp stretched to match).
+// POOLWATCH_E2E_TIMESCALE changes it (1 runs the shipped windows in real time, for about half
+// an hour, with the load's ramp stretched to match).
 const defaultTimeScale = 15
 
 // timeScale is defaultTimeScale, or POOLWATCH_E2E_TIMESCALE (a divisor of 15, from 1 to 15).
