@@ -68,8 +68,14 @@ type limiterConfig struct {
 	route      func(*http.Request) string
 }
 
+// defaultTrackerConfig is what every constructor starts from before its options: an
+// unbounded queue and route.DefaultMax routes.
+func defaultTrackerConfig() trackerConfig {
+	return trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}
+}
+
 func newTrackerConfig(opts []TrackerOption) trackerConfig {
-	c := trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}
+	c := defaultTrackerConfig()
 	for _, o := range opts {
 		if o != nil {
 			o.applyTracker(&c)
@@ -79,7 +85,7 @@ func newTrackerConfig(opts []TrackerOption) trackerConfig {
 }
 
 func newPoolConfig(opts []PoolOption) poolConfig {
-	c := poolConfig{trackerConfig: trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}}
+	c := poolConfig{trackerConfig: defaultTrackerConfig()}
 	for _, o := range opts {
 		if o != nil {
 			o.applyPool(&c)
@@ -89,7 +95,7 @@ func newPoolConfig(opts []PoolOption) poolConfig {
 }
 
 func newLimiterConfig(opts []LimiterOption) limiterConfig {
-	c := limiterConfig{trackerConfig: trackerConfig{queueSize: -1, maxRoutes: route.DefaultMax}}
+	c := limiterConfig{trackerConfig: defaultTrackerConfig()}
 	for _, o := range opts {
 		if o != nil {
 			o.applyLimiter(&c)

@@ -24,6 +24,18 @@ func newBlocker() *blocker {
 	return &blocker{started: make(chan struct{}, 1), release: make(chan struct{})}
 }
 
+// occupy submits a blocker to p and returns it once its task runs: p has one worker busy
+// until b.release is closed.
+func occupy(t *testing.T, p *Pool) *blocker {
+	t.Helper()
+	b := newBlocker()
+	if err := p.TrySubmit(b.task); err != nil {
+		t.Fatal(err)
+	}
+	<-b.started
+	return b
+}
+
 func (b *blocker) task(context.Context) error {
 	b.started <- struct{}{}
 	<-b.release
@@ -109,11 +121,7 @@ func TestPoolRunningTasksCountAtScrapeTime(t *testing.T) {
 func TestPoolRealClockBusySeconds(t *testing.T) {
 	p := NewPool("real", 1)
 	t.Cleanup(func() { shutdown(t, p) })
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	time.Sleep(100 * time.Millisecond)
 	s := gather(t, p)
 	close(b.release)
@@ -159,11 +167,7 @@ func TestPoolOutcomesAndPanicsKeepWorkers(t *testing.T) {
 func TestPoolQueueFullAndContextEndWhileQueued(t *testing.T) {
 	p := NewPool("full", 1, WithQueueSize(2))
 	t.Cleanup(func() { shutdown(t, p) })
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	var ran atomic.Int32
 	count := func(context.Context) error { ran.Add(1); return nil }
 
@@ -377,11 +381,7 @@ func TestPoolHotPathAllocatesNothing(t *testing.T) {
 func TestPoolWithoutQueueSubmitTakesTheFreedWorker(t *testing.T) {
 	p := NewPool("direct", 1, WithQueueSize(0))
 	t.Cleanup(func() { shutdown(t, p) })
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	if err := p.TrySubmit(b.task); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("TrySubmit with the only worker busy and no queue: got %v, want ErrQueueFull", err)
 	}
@@ -411,11 +411,7 @@ func TestPoolWithoutQueueSubmitTakesTheFreedWorker(t *testing.T) {
 // behind it runs, and Shutdown sees every worker return.
 func TestPoolTaskCallingGoexitLosesNothing(t *testing.T) {
 	p := NewPool("goexit", 1, WithQueueSize(4))
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	if err := p.TrySubmit(func(context.Context) error { runtime.Goexit(); return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -492,11 +488,7 @@ func TestPoolSubmitFromHandlerRunsAfterTheRequest(t *testing.T) {
 func TestPoolBlockedSubmittersCountAsQueued(t *testing.T) {
 	p := NewPool("direct", 1, WithQueueSize(0))
 	t.Cleanup(func() { shutdown(t, p) })
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	var callers sync.WaitGroup
 	for range 3 {
 		callers.Go(func() {
@@ -536,11 +528,7 @@ func TestPoolBlockedSubmittersCountAsQueued(t *testing.T) {
 func TestPoolBlockedSubmitterGivingUpIsRejected(t *testing.T) {
 	p := NewPool("impatient", 1, WithQueueSize(0))
 	t.Cleanup(func() { shutdown(t, p) })
-	b := newBlocker()
-	if err := p.TrySubmit(b.task); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
+	b := occupy(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := p.Submit(ctx, func(context.Context) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
