@@ -102,10 +102,33 @@ local util = import '../lib/util.libsonnet';
   // has one series from one source and cannot flip between them (not even in its first
   // window, when the rate branch is still held back). Both branches wait until their series
   // is a rate window old: the first minutes' few samples make a steep, false trend.
+  //
+  // Where a read of the target's stats failed within w (poolwatch_up or up 0), the rate is
+  // the slope of the busy-seconds counter over the reads that succeeded (deriv), not rate():
+  // rate() divides what the remaining reads cover by the whole window, so a window whose
+  // newest reads failed reads low, by half when its second half is missing. A stats page
+  // served by the pool it measures fails exactly when that pool is full, so rate() read the
+  // climb to exhaustion as a drop (mixin/scenarios/cherrypy-stats-on-main-pool). The slope
+  // is neither raised nor lowered by a missing read; a failed read is not counted as load (a
+  // healthy pool at 75% fails one read in five: cherrypy-stats-on-main-pool-surge). A counter
+  // reset (a restart, which fails reads too) in the window keeps rate(): the slope across it
+  // is meaningless.
   busyExpr(c, w)::
     |||
       (
-        rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+        (
+          deriv(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+          and
+          resets(workerpool_busy_seconds_total{%(p)s}[%(w)s]) == 0
+          and on (%(on)s)
+          (
+            min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
+            or
+            min by (%(on)s) (min_over_time(up{%(u)s}[%(w)s])) == 0
+          )
+          or
+          rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+        )
         and
         present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s] offset %(rw)s)
       )
@@ -117,7 +140,7 @@ local util = import '../lib/util.libsonnet';
         unless on (%(by)s)
         present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
       )
-    ||| % { p: c.poolSelector, w: w, rw: c.rateWindow, by: util.labelList(c.poolLabels) },
+    ||| % { p: c.poolSelector, u: c.upSelector, w: w, rw: c.rateWindow, by: util.labelList(c.poolLabels), on: util.labelList(c.instanceLabels) },
 
   prometheusRules+:: {
     local c = $._config,
