@@ -141,7 +141,7 @@
     goroutinesFor: '30m',
 
     // Stats silent while saturated (critical): poolwatch_up was 0 at every read of
-    // statsDownWindow and the pool was saturated (utilization above statsDownLevel, or every
+    // statsDownWindow (or longer, below) and the pool was saturated (utilization above statsDownLevel, or every
     // worker busy) within recentWindow. A CherryPy stats page served by its own pool goes
     // silent exactly when that pool is exhausted.
     statsDownWindow: '2m',
@@ -153,6 +153,12 @@
     // its own pool can go silent before a scrape ever saw the pool saturated (a sudden burst).
     statsSilentLookback: '1h',
     statsSilentFor: '0s',
+    // Both: the silence counts once a healthy target would fail that many reads in a row
+    // with a chance under statsDownChance, from its share of failed reads over the
+    // statsSilentLookback before (alerts.libsonnet, statsDownOver). At 1e-5 a pool at a steady
+    // 75% that fails one read in three is taken for silent by chance about once in six weeks
+    // at a 15 s scrape, once in six months at 1 m.
+    statsDownChance: 1e-5,
 
     // Severities: warning pages before the stall, critical at it; info is never routed.
     severityWarning: 'warning',

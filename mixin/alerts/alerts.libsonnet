@@ -50,17 +50,62 @@ local util = import '../lib/util.libsonnet';
                            c.exhaustedQueueAgeDurationFactor, c.exhaustedQueueAgeSeconds),
       runningAgeLimit: limit('workerpool_oldest_running_task_age_seconds{%s}' % c.poolSelector,
                              c.hungTaskDurationFactor, c.hungTaskAgeSeconds),
-      // The stats of a target could not be read at any point of statsDownWindow: the
-      // exporter's poolwatch_up (a CherryPy stats page), or Prometheus's own up (a process
-      // exposing its pools itself, whose /metrics may be served by the pool it measures).
-      statsDown: |||
-        (
-          max by (%(on)s) (max_over_time(poolwatch_up{%(u)s}[%(statsDownWindow)s])) == 0
-          or
-          max by (%(on)s) (max_over_time(up{%(u)s}[%(statsDownWindow)s])) == 0
-        )
-      ||| % { on: util.labelList(c.instanceLabels), u: c.upSelector, statsDownWindow: c.statsDownWindow },
+      // The stats of a target could not be read for long enough that it is no chance:
+      // statsDown below, over the longest of its windows.
+      statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),
     }),
+    // The stats of a target could not be read at any read of window w (the exporter's
+    // poolwatch_up of a stats page, or Prometheus's own up of a process exposing its pools
+    // itself, whose /metrics may be served by the pool it measures), and that many failed
+    // reads in a row are no chance. A stats page served by the pool it measures fails a read
+    // whenever every worker is busy and work waits: at a healthy 75% one read in three or four
+    // on a few workers (Erlang C), so two failed reads in a row, a whole 2m window at a 1m
+    // scrape, come by chance every hour or so. With p the share of reads that failed over the
+    // statsSilentLookback before the window (and one statsDownWindow more: the silence began
+    // before the window, and its first failed reads must not count as the past), n failed reads in a row of a healthy pool have a
+    // chance of p^n (reads a scrape apart are as good as independent), and the silence counts
+    // once p^n is below statsDownChance: at once for a target that never failed (p = 0), the
+    // whole statsDownWindow as before; after 10 reads at p = 0.3, 17 at p = 0.5. The longer
+    // windows (multiples of statsDownWindow, up to 15: 30m) hold those reads at slow scrapes,
+    // and keep a long silence counted while the lookback before their window fills with it; a
+    // target with no read at all in the lookback (p = 1) is down, not unlucky. The lookback
+    // lags a load that just rose: a pool that was idle until 20 minutes ago and now fails a
+    // read in three needs fewer reads than it should (mixin/README.md).
+    local statsDownWindows = [
+      util.duration(util.seconds(c.statsDownWindow) * k)
+      for k in [1, 2.5, 5, 10, 15]
+    ],
+    local statsDownOver(w) =
+      local one(s) = |||
+        max by (%(on)s) (
+          max_over_time(%(s)s[%(w)s]) == 0
+          and
+          (
+            count_over_time(%(s)s[%(w)s]) * ln(1 - avg_over_time(%(s)s[%(h)s] offset %(before)s)) <= %(lnChance)s
+            or
+            avg_over_time(%(s)s[%(h)s] offset %(before)s) == 0
+          )
+        )
+      ||| % { on: util.labelList(c.instanceLabels), s: s, w: w, h: c.statsSilentLookback, lnChance: util.num(std.log(c.statsDownChance)), before: util.duration(util.seconds(w) + util.seconds(c.statsDownWindow)) };
+      '(\n%s  or\n%s)' % [one('poolwatch_up{%s}' % c.upSelector), one('up{%s}' % c.upSelector)],
+    // The pool was saturated (above statsDownLevel, or every worker busy at a read) within
+    // recentWindow before the first statsDownWindow of a silence of w: for the shortest
+    // window the last recentWindow, for a longer one the recentWindow before the start of its
+    // own last statsDownWindow (offset), so that a silence found late, after many reads, is
+    // still joined to the saturation that came before it.
+    local saturatedBefore(w) =
+      local shift = util.seconds(w) - util.seconds(c.statsDownWindow);
+      local off = if shift == 0 then '' else ' offset ' + util.duration(shift);
+      |||
+        (
+          max_over_time(%(util)s[%(recent)s]%(off)s) > %(level)s
+          or
+          max_over_time(workerpool_busy_workers{%(p)s}[%(recent)s]%(off)s)
+            / max_over_time(workerpool_max_workers{%(p)s}[%(recent)s]%(off)s) >= 1
+        )
+        and on (%(on)s)
+        %(down)s
+      ||| % { util: n.utilization, recent: c.recentWindow, off: off, level: util.num(c.statsDownLevel), p: c.poolSelector, on: util.labelList(c.instanceLabels), down: statsDownOver(w) },
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
 
@@ -314,21 +359,12 @@ local util = import '../lib/util.libsonnet';
           // A stats page served by the pool it measures cannot answer once that pool is
           // exhausted: silence right after saturation is the stall, not a gap in the data.
           // The pool label comes from the pool series of the recent past.
-          expr: |||
-            (
-              max_over_time(%(util)s[%(recentWindow)s]) > %(statsDownLevel)s
-              or
-              max_over_time(workerpool_busy_workers{%(p)s}[%(recentWindow)s])
-                / max_over_time(workerpool_max_workers{%(p)s}[%(recentWindow)s]) >= 1
-            )
-            and on (%(on)s)
-            %(statsDown)s
-          ||| % f,
+          expr: std.join('or\n', [saturatedBefore(w) for w in statsDownWindows]),
           'for': c.statsDownFor,
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Pool stats stopped answering right after the pool was saturated.',
-            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s, and pool {{ $labels.pool }} was {{ $value | humanizePercentage }} busy within the last %(recentWindow)s: it is most likely exhausted and cannot serve its own stats page.' % f,
+            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s or more (longer where its reads often failed before, to rule out chance), and pool {{ $labels.pool }} was {{ $value | humanizePercentage }} busy within %(recentWindow)s before: it is most likely exhausted and cannot serve its own stats page.' % f,
           },
         },
         {
@@ -344,7 +380,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Pool stats stopped answering.',
-            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s; pool {{ $labels.pool }} ({{ $value }} workers) is not watched any more, and if its stats page is served by the pool itself, the pool is probably exhausted.' % f,
+            description: 'The stats of {{ $labels.instance }} (job {{ $labels.job }}) have not been read for %(statsDownWindow)s or more (longer where its reads often failed before, to rule out chance); pool {{ $labels.pool }} ({{ $value }} workers) is not watched any more, and if its stats page is served by the pool itself, the pool is probably exhausted.' % f,
           },
         },
       ]),

@@ -10,6 +10,13 @@
     if !std.objectHas(units, unit) then error 'duration %s: want one unit of ms, s, m, h, d, w' % d
     else std.parseJson(num) * units[unit],
 
+  // duration(300) == '5m': a Prometheus duration of one unit for a number of seconds.
+  duration(secs)::
+    if secs % 3600 == 0 then '%dh' % (secs / 3600)
+    else if secs % 60 == 0 then '%dm' % (secs / 60)
+    else if secs == std.floor(secs) then '%ds' % secs
+    else '%dms' % std.round(secs * 1000),
+
   // 'job, instance, pool' for by(...) and on(...) clauses.
   labelList(labels):: std.join(', ', labels),
 
