@@ -61,8 +61,9 @@ local util = import '../lib/util.libsonnet';
     // whenever every worker is busy and work waits: at a healthy 75% one read in three or four
     // on a few workers (Erlang C), so two failed reads in a row, a whole 2m window at a 1m
     // scrape, come by chance every hour or so. With p the share of reads that failed over the
-    // statsSilentLookback before the window (and one statsDownWindow more: the silence began
-    // before the window, and its first failed reads must not count as the past), n failed reads in a row of a healthy pool have a
+    // statsSilentLookback before the window (before the next longer one, statsDownOver, and one
+    // statsDownWindow more: the silence began before the window, and its first failed reads
+    // must not count as the past), n failed reads in a row of a healthy pool have a
     // chance of p^n (reads a scrape apart are as good as independent), and the silence counts
     // once p^n is below statsDownChance: at once for a target that never failed (p = 0), the
     // whole statsDownWindow as before; after 10 reads at p = 0.3, 17 at p = 0.5. The longer
@@ -76,6 +77,12 @@ local util = import '../lib/util.libsonnet';
       for k in [1, 2.5, 5, 10, 15]
     ],
     local statsDownOver(w) =
+      // The lookback ends one statsDownWindow before the next longer window (the longest: its
+      // own): a silence that outlasts w enters the lookback of w and raises p there, and w
+      // must keep counting until the next window holds the silence, or both alerts resolve
+      // and page again within one silence.
+      local longer = [x for x in statsDownWindows if util.seconds(x) > util.seconds(w)];
+      local upTo = if longer == [] then w else longer[0];
       local one(s) = |||
         max by (%(on)s) (
           max_over_time(%(s)s[%(w)s]) == 0
@@ -86,7 +93,7 @@ local util = import '../lib/util.libsonnet';
             avg_over_time(%(s)s[%(h)s] offset %(before)s) == 0
           )
         )
-      ||| % { on: util.labelList(c.instanceLabels), s: s, w: w, h: c.statsSilentLookback, lnChance: util.num(std.log(c.statsDownChance)), before: util.duration(util.seconds(w) + util.seconds(c.statsDownWindow)) };
+      ||| % { on: util.labelList(c.instanceLabels), s: s, w: w, h: c.statsSilentLookback, lnChance: util.num(std.log(c.statsDownChance)), before: util.duration(util.seconds(upTo) + util.seconds(c.statsDownWindow)) };
       '(\n%s  or\n%s)' % [one('poolwatch_up{%s}' % c.upSelector), one('up{%s}' % c.upSelector)],
     // The pool was saturated (above statsDownLevel, or every worker busy at a read) within
     // recentWindow before the first statsDownWindow of a silence of w: for the shortest
