@@ -80,7 +80,8 @@ local util = import '../lib/util.libsonnet';
       // The lookback ends one statsDownWindow before the next longer window (the longest: its
       // own): a silence that outlasts w enters the lookback of w and raises p there, and w
       // must keep counting until the next window holds the silence, or both alerts resolve
-      // and page again within one silence.
+      // and page again within one silence. A target with no read at all in the lookback (new)
+      // has no share to weigh the silence against: it counts at once, as one that never failed.
       local longer = [x for x in statsDownWindows if util.seconds(x) > util.seconds(w)];
       local upTo = if longer == [] then w else longer[0];
       local one(s) = |||
@@ -91,6 +92,8 @@ local util = import '../lib/util.libsonnet';
             count_over_time(%(s)s[%(w)s]) * ln(1 - avg_over_time(%(s)s[%(h)s] offset %(before)s)) <= %(lnChance)s
             or
             avg_over_time(%(s)s[%(h)s] offset %(before)s) == 0
+            or
+            count_over_time(%(s)s[%(w)s]) unless count_over_time(%(s)s[%(h)s] offset %(before)s)
           )
         )
       ||| % { on: util.labelList(c.instanceLabels), s: s, w: w, h: c.statsSilentLookback, lnChance: util.num(std.log(c.statsDownChance)), before: util.duration(util.seconds(upTo) + util.seconds(c.statsDownWindow)) };
