@@ -54,6 +54,27 @@
     // batch pool 45% busy paged on the short one). Test classes, not cases: the bound is a
     // noise level, not a scenario's threshold.
     predictNowNoise: 0.05,
+    // A bounded queue (workerpool_max_queued_tasks K > 0) behind c workers rejects its first
+    // task before every worker is busy: arrivals bunch up by chance and overflow a queue of
+    // K tasks, the sooner the smaller K. The forecast aims at that load instead of 100%
+    // (rules.libsonnet, stallTarget): the utilization at which the pool is expected to reject
+    // about one task per queueOverflowInterval. Queueing theory (M/M/c/K): once every worker
+    // is busy, the queue holds n or more tasks with a probability falling like rho^n, so an
+    // arriving task finds it full with a probability of about (1 - rho) rho^K; at the pool's
+    // full rate of tasks lambda (c / mean task duration), rejections come once per
+    // 1 / (lambda (1 - rho) rho^K) seconds. queueVariability is Kingman's (Ca^2 + Cs^2) / 2,
+    // the arrivals' and task durations' squared coefficients of variation: queues of regular
+    // tasks (lower) are shorter, so K stretches to K / queueVariability. 1 is Poisson arrivals
+    // and exponential task durations, the textbook M/M/c; real traffic is rarely more regular.
+    // Unbounded queues and pools with no queue (K = 0: callers blocked or turned away at
+    // once, the Erlang-B pool, which rejects by design) keep 100%. So does a pool whose queue
+    // overflows below queueOverflowFloor (the level the forecast's gates already require):
+    // its queue is too short for the arrivals' fluctuation at loads the rules take for
+    // healthy, so no forecast can page before its first rejection without paging it when it
+    // is healthy; like the pool without a queue, it is left to WorkerPoolTasksRejected.
+    queueOverflowInterval: '1m',
+    queueVariability: 1,
+    queueOverflowFloor: 0.8,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.
