@@ -54,9 +54,15 @@
     // batch pool 45% busy paged on the short one). Test classes, not cases: the bound is a
     // noise level, not a scenario's threshold.
     predictNowNoise: 0.05,
-    // A bounded queue (workerpool_max_queued_tasks K > 0) behind c workers rejects its first
-    // task before every worker is busy: arrivals bunch up by chance and overflow a queue of
-    // K tasks, the sooner the smaller K. The forecast aims at that load instead of 100%
+
+    // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
+    // trend of predictWindow reaches capacity within predictHorizon.
+    queueFillLevel: 0.25,
+    queueFillFor: '2m',
+
+    // Exhaustion predicted, behind a bounded queue: a queue of K tasks
+    // (workerpool_max_queued_tasks > 0) behind c workers rejects its first task before every
+    // worker is busy: arrivals bunch up by chance and overflow it, the sooner the smaller K. The forecast aims at that load instead of 100%
     // (rules.libsonnet, stallTarget): the utilization at which the pool is expected to reject
     // about one task per queueOverflowInterval. Queueing theory (M/M/c/K): once every worker
     // is busy, the queue holds n or more tasks with a probability falling like rho^n, so an
@@ -75,11 +81,6 @@
     queueOverflowInterval: '1m',
     queueVariability: 1,
     queueOverflowFloor: 0.8,
-
-    // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
-    // trend of predictWindow reaches capacity within predictHorizon.
-    queueFillLevel: 0.25,
-    queueFillFor: '2m',
 
     // Sustained saturation (warning): every worker busy more than saturatedLevel of the time
     // (utilization above it where the source has no saturated_seconds), for saturatedFor.
