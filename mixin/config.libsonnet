@@ -78,9 +78,15 @@
     // its queue is too short for the arrivals' fluctuation at loads the rules take for
     // healthy, so no forecast can page before its first rejection without paging it when it
     // is healthy; like the pool without a queue, it is left to WorkerPoolTasksRejected.
+    // The target is never below queueOverflowTargetMin: a pool sitting at the forecast's 80%
+    // gate (predictNowLevel) must still trend up half the way to capacity, as it had to all
+    // the way without a queue; a target just above the gate left the trend conditions nothing
+    // to ask, and the 2m rate's noise paged healthy pools steady at 76-78% that never rejected
+    // a task (scenarios/bounded-32w-1s-q32-steady-76: target 83%, and its neighbours).
     queueOverflowInterval: '1m',
     queueVariability: 1,
     queueOverflowFloor: 0.8,
+    queueOverflowTargetMin: 0.9,
 
     // Sustained saturation (warning): every worker busy more than saturatedLevel of the time
     // (utilization above it where the source has no saturated_seconds), for saturatedFor.

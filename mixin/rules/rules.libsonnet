@@ -190,20 +190,25 @@ local util = import '../lib/util.libsonnet';
           // queueOverflowFloor (mixin/README.md). lambda T is held to 1 at least, so that a
           // pool finishing nothing (hung) gets its capacity rather than NaN.
           // Unbounded queues (no max_queued series), no queue (K = 0) and queues that
-          // overflow below queueOverflowFloor keep the capacity (config.libsonnet).
+          // overflow below queueOverflowFloor keep the capacity; a target between that floor
+          // and queueOverflowTargetMin is raised to the latter, so that the trend conditions
+          // still need a rise well above the forecast's level gate (config.libsonnet).
           record: n.stallTarget,
           expr: |||
             %(capacity)s
             * on (%(by)s)
             (
-              clamp_max(
-                exp(
-                  -ln(%(lt)s * ln(%(lt)s) / %(ke)s)
-                  / %(ke)s
-                ),
-                1
+              clamp_min(
+                clamp_max(
+                  exp(
+                    -ln(%(lt)s * ln(%(lt)s) / %(ke)s)
+                    / %(ke)s
+                  ),
+                  1
+                )
+                >= %(floor)s,
+                %(targetMin)s
               )
-              >= %(floor)s
             )
             or
             %(capacity)s
@@ -216,6 +221,7 @@ local util = import '../lib/util.libsonnet';
             ],
             ke: '((workerpool_max_queued_tasks{%s} > 0) / %s)' % [p, util.num(c.queueVariability)],
             floor: util.num(c.queueOverflowFloor),
+            targetMin: util.num(c.queueOverflowTargetMin),
           },
         },
         {
