@@ -87,7 +87,7 @@ local util = import '../lib/util.libsonnet';
     // The load the forecast aims at, as a share of capacity: 100%, or less for a short
     // bounded queue, which rejects tasks before every worker is busy (rules.libsonnet).
     local stallLoad =
-      '{{ with printf `%s{%s} / last_over_time(workerpool_max_workers{%s}[%s])` %s %s | query }} ({{ first . | value | humanizePercentage }} busy{{ if lt (first . | value) 1.0 }}, where its bounded queue starts rejecting tasks{{ end }}){{ end }}' % [n.stallTarget, routeSel, routeSel, c.rateWindow, routeArgs, routeArgs],
+      '{{ with printf `%s{%s} / last_over_time(workerpool_max_workers{%s}[%s])` %s %s | query }} ({{ first . | value | humanizePercentage }} busy{{ if lt (first . | value) 1.0 }}, by which its bounded queue rejects tasks{{ end }}){{ end }}' % [n.stallTarget, routeSel, routeSel, c.rateWindow, routeArgs, routeArgs],
 
     // withRunbook adds the runbook_url every alert links to (kubernetes-mixin's idiom), so
     // the runbook anchor and the alert name cannot disagree.
