@@ -60,6 +60,36 @@
     queueFillLevel: 0.25,
     queueFillFor: '2m',
 
+    // Exhaustion predicted, behind a bounded queue: a queue of K tasks
+    // (workerpool_max_queued_tasks > 0) behind c workers rejects its first task before every
+    // worker is busy: arrivals bunch up by chance and overflow it, the sooner the smaller K. The forecast aims at that load instead of 100%
+    // (rules.libsonnet, stallTarget): the utilization at which the pool is expected to reject
+    // about one task per queueOverflowInterval. Queueing theory (M/M/c/K): once every worker
+    // is busy, the queue holds n or more tasks with a probability falling like rho^n, so an
+    // arriving task finds it full with a probability of about (1 - rho) rho^K; at the pool's
+    // full rate of tasks lambda (c / mean task duration), rejections come once per
+    // 1 / (lambda (1 - rho) rho^K) seconds. queueVariability is Kingman's (Ca^2 + Cs^2) / 2,
+    // the arrivals' and task durations' squared coefficients of variation: queues of regular
+    // tasks (lower) are shorter, so K stretches to K / queueVariability. 1 is Poisson arrivals
+    // and exponential task durations, the textbook M/M/c; real traffic is rarely more regular.
+    // Unbounded queues and pools with no queue (K = 0: callers blocked or turned away at
+    // once, the Erlang-B pool, which rejects by design) keep 100%. So does a pool whose queue
+    // overflows below queueOverflowFloor (the level the forecast's gates already require):
+    // its queue is too short for the arrivals' fluctuation at loads the rules take for
+    // healthy, so no forecast can page before its first rejection without paging it when it
+    // is healthy; like the pool without a queue, it is left to WorkerPoolTasksRejected.
+    // The target is never below queueOverflowTargetMin: a pool sitting at the forecast's 80%
+    // gate (predictNowLevel) must still trend up most of the way to capacity, as it had to all
+    // the way without a queue. A target just above the gate left the trend conditions nothing
+    // to ask, and the 2m rate's noise paged healthy pools steady at 76-78% that never rejected
+    // a task (scenarios/bounded-32w-1s-q32-steady-76: target 83%); at 90% the noisier ones
+    // still paged (sampled busy gauges: scenarios/phpfpm-bounded-16w-400ms-q32-steady-76,
+    // uwsgi-bounded-16w-400ms-q32-steady-76; 8 workers of 2 s: bounded-8w-2s-q32-steady-76).
+    queueOverflowInterval: '1m',
+    queueVariability: 1,
+    queueOverflowFloor: 0.8,
+    queueOverflowTargetMin: 0.95,
+
     // Sustained saturation (warning): every worker busy more than saturatedLevel of the time
     // (utilization above it where the source has no saturated_seconds), for saturatedFor.
     saturatedLevel: 0.9,

@@ -36,6 +36,7 @@ local util = import '../lib/util.libsonnet';
       objectivePercent: c.waitObjectiveTarget * 100,
       busy: n.busy,
       busyNow: n.busyNow,
+      stallTarget: n.stallTarget,
       capacity: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
       // The pool still reports: the long windows of the burn rates would otherwise keep
       // paging about a pool shut down (or gone with its process) for up to a window.
@@ -138,6 +139,11 @@ local util = import '../lib/util.libsonnet';
       '{{ with printf `workerpool_route_busy_workers{%s,route=%%q}` %s (label "route" .) | query }}' % [routeSel, routeArgs] +
       ', which holds {{ first . | value }} of the busy workers{{ end }}.{{ end }}{{ end }}',
 
+    // The load the forecast aims at, as a share of capacity: 100%, or less for a short
+    // bounded queue, which rejects tasks before every worker is busy (rules.libsonnet).
+    local stallLoad =
+      '{{ with printf `%s{%s} / last_over_time(workerpool_max_workers{%s}[%s])` %s %s | query }} ({{ first . | value | humanizePercentage }} busy{{ if lt (first . | value) 1.0 }}, by which its bounded queue rejects tasks{{ end }}){{ end }}' % [n.stallTarget, routeSel, routeSel, c.rateWindow, routeArgs, routeArgs],
+
     // withRunbook adds the runbook_url every alert links to (kubernetes-mixin's idiom), so
     // the runbook anchor and the alert name cannot disagree.
     local withRunbook(a) = a {
@@ -161,28 +167,31 @@ local util = import '../lib/util.libsonnet';
           // the pool it measures fails one read in four or five at a healthy 75% (10 workers),
           // nearly as often as at a climbing 80%, and a healthy surge then paged
           // (scenarios/cherrypy-stats-on-main-pool-surge; mixin/README.md).
+          // The trends aim at stallTarget, not the capacity: a short bounded queue overflows
+          // on the arrivals' own fluctuation, and rejects its first task, before every worker
+          // is busy (rules.libsonnet; mixin/scenarios/real, the q32 day).
           expr: |||
             %(util)s > %(predictLevel)s
             and
             (
-              predict_linear(%(busyNow)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+              predict_linear(%(busyNow)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
               and on (%(by)s)
               %(meanDuration)s / %(capacity)s < %(predictNowDurationPerWorker)s
               or
-              predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+              predict_linear(%(busy)s[%(predictWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
             )
             and
             (
               %(busyNow)s / %(capacity)s > %(predictNowLevel)s
               and
-              predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(capacity)s
+              predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
             )
           ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool is heading for exhaustion.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s and its trend over the last %(predictWindow)s reaches full capacity within %(predictHorizon)s; over the last %(predictNowWindow)s it is more than %(predictNowLevelPercent)s%% utilized with a trend over the last %(predictNowTrendWindow)s that reaches full capacity too. Tasks will queue without bound once it does.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) is {{ $value | humanizePercentage }} utilized over the last %(rateWindow)s and its trend over the last %(predictWindow)s reaches the load it stalls at within %(predictHorizon)s' % f) + stallLoad + ('; over the last %(predictNowWindow)s it is more than %(predictNowLevelPercent)s%% utilized with a trend over the last %(predictNowTrendWindow)s that reaches that load too. Past it, tasks queue without bound or are rejected.' % f) + busyCulprit,
           },
         },
         {

@@ -22,6 +22,7 @@ local util = import '../lib/util.libsonnet';
     waitOverObjective(w):: 'pool:workerpool_task_wait_seconds:over_objective_ratio_rate%s' % w,
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
+    stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
   },
 
   // The windows of the objective ratios: the burn-rate alerts' four and the dashboards' one.
@@ -196,6 +197,55 @@ local util = import '../lib/util.libsonnet';
           // Queue growth in tasks per second: above 0 for a while means arrivals exceed service.
           record: n.queueGrowth,
           expr: 'deriv(workerpool_queued_tasks{%s}[%s])' % [p, c.rateWindow],
+        },
+        {
+          // The busy workers at which the pool stalls, the exhaustion forecast's target: its
+          // capacity, or less where a bounded queue overflows first (see queueOverflow* in
+          // config.libsonnet). With K the queue's capacity stretched by queueVariability,
+          // lambda the pool's full rate of tasks (tasks completed per busy worker-second,
+          // times c) and T = queueOverflowInterval, the overflow load rho = exp(-x) solves
+          //   lambda T x exp(-K x) = 1,  i.e.  x = ln(lambda T x) / K
+          // (x = -ln rho ~ 1 - rho: the M/M/c/K blocking probability (1 - rho) rho^K, the
+          // probability that every worker is busy taken as 1). One step of that fixed point
+          // from x0 = ln(lambda T) / K: x0 errs high, so does the step, and the target errs
+          // low, never late: 0 to 0.07 below the exact M/M/c/K load of one rejection per T
+          // over c 1-128, K/c 1-32 and tasks of 20 ms to 5 s wherever that load is above
+          // queueOverflowFloor (mixin/README.md). lambda T is held to 1 at least, so that a
+          // pool finishing nothing (hung) gets its capacity rather than NaN.
+          // Unbounded queues (no max_queued series), no queue (K = 0) and queues that
+          // overflow below queueOverflowFloor keep the capacity; a target between that floor
+          // and queueOverflowTargetMin is raised to the latter, so that the trend conditions
+          // still need a rise well above the forecast's level gate (config.libsonnet).
+          record: n.stallTarget,
+          expr: |||
+            %(capacity)s
+            * on (%(by)s)
+            (
+              clamp_min(
+                clamp_max(
+                  exp(
+                    -ln(%(lt)s * ln(%(lt)s) / %(ke)s)
+                    / %(ke)s
+                  ),
+                  1
+                )
+                >= %(floor)s,
+                %(targetMin)s
+              )
+            )
+            or
+            %(capacity)s
+          ||| % {
+            capacity: 'last_over_time(workerpool_max_workers{%s}[%s])' % [p, c.rateWindow],
+            by: util.labelList(c.poolLabels),
+            // Tasks the pool completes per queueOverflowInterval with every worker busy.
+            lt: 'clamp_min(%s / (%s > 0) * last_over_time(workerpool_max_workers{%s}[%s]) * %s, 1)' % [
+              n.throughput, n.busy, p, c.rateWindow, util.num(util.seconds(c.queueOverflowInterval)),
+            ],
+            ke: '((workerpool_max_queued_tasks{%s} > 0) / %s)' % [p, util.num(c.queueVariability)],
+            floor: util.num(c.queueOverflowFloor),
+            targetMin: util.num(c.queueOverflowTargetMin),
+          },
         },
         {
           // The pool's own mean task duration over a long window: what the wait objective,

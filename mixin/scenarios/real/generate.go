@@ -79,7 +79,7 @@ var scenarios = []scenario{
 	// The same days with a capacity problem overlaid: each window starts 6 hours before it
 	// (2 for the largest burst, whose day starts with one) and ends half an hour to an hour
 	// after the stall.
-	{name: "weekday-slow-dependency", start: "2007-01-10T12", hours: 9, pool: web, peak: peak, seed: 111, lead: "5m", open: true,
+	{name: "weekday-slow-dependency", start: "2007-01-10T12", hours: 9, pool: web, peak: peak, seed: 111, lead: "5m",
 		slow:        [][2]float64{{0, 1}, {360, 1}, {360, 2}},
 		description: "the weekday's second half; at 18:00 a dependency doubles the service time (from 10% to 20% busy, 58% before the dependency at the evening's peak), and the evening's climb drives the pool into its limit"},
 	{name: "weekday-slow-dependency", start: "2007-01-10T12", hours: 9, pool: webU, peak: peak, seed: 111, lead: "5m",
