@@ -185,9 +185,11 @@
     statsSilentFor: '0s',
     // Both: the silence counts once a healthy target would fail that many reads in a row
     // with a chance under statsDownChance, from its share of failed reads over the
-    // statsSilentLookback before (alerts.libsonnet, statsDownOver). At 1e-5 a pool at a steady
-    // 75% that fails one read in three is taken for silent by chance about once in six weeks
-    // at a 15 s scrape, once in six months at 1 m.
+    // statsSilentLookback before (alerts.libsonnet, statsDownOver). The windows are fixed, so the
+    // silence that counts is the first window whose every read failed and whose count of reads
+    // passes the bound: for a pool at a steady 75% that fails one read in three (eleven reads
+    // or more), the 5m window at a 15 s scrape (20 reads), the 20m window at 1 m; a target that
+    // never failed a read counts after the 2m window, as before.
     statsDownChance: 1e-5,
 
     // Severities: warning pages before the stall, critical at it; info is never routed.
