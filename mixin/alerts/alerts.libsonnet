@@ -37,10 +37,10 @@ local util = import '../lib/util.libsonnet';
       busy: n.busy,
       busyNow: n.busyNow,
       stallTarget: n.stallTarget,
-      capacity: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
+      capacity: rules.capacity(c),
       // The pool still reports: the long windows of the burn rates would otherwise keep
       // paging about a pool shut down (or gone with its process) for up to a window.
-      present: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
+      present: rules.capacity(c),
       meanDuration: n.meanDuration,
       waitObjective: n.waitObjective,
       // A limit in seconds that grows with the pool's own task duration: the larger of
@@ -98,7 +98,7 @@ local util = import '../lib/util.libsonnet';
           )
         )
       ||| % { on: util.labelList(c.instanceLabels), s: s, w: w, h: c.statsSilentLookback, lnChance: util.num(std.log(c.statsDownChance)), before: util.duration(util.seconds(upTo) + util.seconds(c.statsDownWindow)) };
-      '(\n%s  or\n%s)' % [one('poolwatch_up{%s}' % c.upSelector), one('up{%s}' % c.upSelector)],
+      '(\n%s)' % std.join('  or\n', [one(s) for s in rules.statsReads(c)]),
     // The pool was saturated (above statsDownLevel, or every worker busy at a read) within
     // recentWindow before the first statsDownWindow of a silence of w: for the shortest
     // window the last recentWindow, for a longer one the recentWindow before the start of its

@@ -25,6 +25,16 @@ local util = import '../lib/util.libsonnet';
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
   },
 
+  // The pool's current capacity: its last max_workers within the rate window, so that one
+  // missed read does not drop it. What the forecast compares its trends with, and the
+  // stall target scales.
+  capacity(c):: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
+
+  // The series that say whether a read of a target's stats failed (0): the exporter's
+  // poolwatch_up of a stats page, and Prometheus's own up of a process exposing its pools
+  // itself, whose /metrics may be served by the pool it measures.
+  statsReads(c):: ['poolwatch_up{%s}' % c.upSelector, 'up{%s}' % c.upSelector],
+
   // The windows of the objective ratios: the burn-rate alerts' four and the dashboards' one.
   objectiveWindows(c)::
     std.set([c.rateWindow, c.fastBurnShortWindow, c.fastBurnLongWindow,
@@ -123,9 +133,7 @@ local util = import '../lib/util.libsonnet';
           resets(workerpool_busy_seconds_total{%(p)s}[%(w)s]) == 0
           and on (%(on)s)
           (
-            min by (%(on)s) (min_over_time(poolwatch_up{%(u)s}[%(w)s])) == 0
-            or
-            min by (%(on)s) (min_over_time(up{%(u)s}[%(w)s])) == 0
+            %(failed)s
           )
           or
           rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
@@ -141,7 +149,17 @@ local util = import '../lib/util.libsonnet';
         unless on (%(by)s)
         present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
       )
-    ||| % { p: c.poolSelector, u: c.upSelector, w: w, rw: c.rateWindow, by: util.labelList(c.poolLabels), on: util.labelList(c.instanceLabels) },
+    ||| % {
+      p: c.poolSelector,
+      w: w,
+      rw: c.rateWindow,
+      by: util.labelList(c.poolLabels),
+      on: util.labelList(c.instanceLabels),
+      failed: std.join('\n      or\n      ', [
+        'min by (%s) (min_over_time(%s[%s])) == 0' % [util.labelList(c.instanceLabels), s, w]
+        for s in $.statsReads(c)
+      ]),
+    },
 
   prometheusRules+:: {
     local c = $._config,
@@ -236,11 +254,11 @@ local util = import '../lib/util.libsonnet';
             or
             %(capacity)s
           ||| % {
-            capacity: 'last_over_time(workerpool_max_workers{%s}[%s])' % [p, c.rateWindow],
+            capacity: $.capacity(c),
             by: util.labelList(c.poolLabels),
             // Tasks the pool completes per queueOverflowInterval with every worker busy.
-            lt: 'clamp_min(%s / (%s > 0) * last_over_time(workerpool_max_workers{%s}[%s]) * %s, 1)' % [
-              n.throughput, n.busy, p, c.rateWindow, util.num(util.seconds(c.queueOverflowInterval)),
+            lt: 'clamp_min(%s / (%s > 0) * %s * %s, 1)' % [
+              n.throughput, n.busy, $.capacity(c), util.num(util.seconds(c.queueOverflowInterval)),
             ],
             ke: '((workerpool_max_queued_tasks{%s} > 0) / %s)' % [p, util.num(c.queueVariability)],
             floor: util.num(c.queueOverflowFloor),
