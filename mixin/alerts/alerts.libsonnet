@@ -37,6 +37,12 @@ local util = import '../lib/util.libsonnet';
       busy: n.busy,
       busyNow: n.busyNow,
       stallTarget: n.stallTarget,
+      // The level gates raised by the pool's own measured noise (config.libsonnet,
+      // predictPeakLevel): where no noise is known yet, or the source has no busy seconds,
+      // the plain 2m level.
+      nowNoise: n.noise(c.predictNowWindow),
+      nowGate: noiseGate(c.predictNowWindow),
+      rateGate: noiseGate(c.rateWindow),
       capacity: rules.capacity(c),
       // The pool still reports: the long windows of the burn rates would otherwise keep
       // paging about a pool shut down (or gone with its process) for up to a window.
@@ -117,6 +123,7 @@ local util = import '../lib/util.libsonnet';
         and on (%(on)s)
         %(down)s
       ||| % { util: n.utilization, recent: c.recentWindow, off: off, level: util.num(c.statsDownLevel), p: c.poolSelector, on: util.labelList(c.instanceLabels), down: statsDownOver(w) },
+    local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), n.noise(w), util.num(c.predictNowLevel)],
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
 
@@ -167,6 +174,10 @@ local util = import '../lib/util.libsonnet';
           // the pool it measures fails one read in four or five at a healthy 75% (10 workers),
           // nearly as often as at a climbing 80%, and a healthy surge then paged
           // (scenarios/cherrypy-stats-on-main-pool-surge; mixin/README.md).
+          // The load now must stand above the peaks healthy traffic holds by more than the
+          // pool's own noise: a pool of few workers or long tasks reads 80-92% for minutes
+          // at a healthy 78%, while the lagging trends still climb after a surge
+          // (config.libsonnet, predictPeakLevel; scenarios/surge-4w-2s-15s-unbounded-hold).
           // The trends aim at stallTarget, not the capacity: a short bounded queue overflows
           // on the arrivals' own fluctuation, and rejects its first task, before every worker
           // is busy (rules.libsonnet; mixin/scenarios/real, the q32 day).
@@ -182,7 +193,15 @@ local util = import '../lib/util.libsonnet';
             )
             and
             (
-              %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+              (
+                %(busyNow)s / %(capacity)s > on (%(by)s) %(nowGate)s
+                or
+                %(busy)s / %(capacity)s > on (%(by)s) %(rateGate)s
+                or
+                %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+                unless on (%(by)s)
+                %(nowNoise)s
+              )
               and
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
             )
