@@ -60,7 +60,7 @@
     // surge, while the lagging trends still climb, that alone paged. So the 2m utilization
     // must exceed predictPeakLevel plus predictNoiseSigmas times its own noise, and at least
     // predictNowLevel; or the 5m utilization the same with its own noise, which a noisy pool
-    // passes sooner. predictPeakLevel is the load healthy traffic lifts a pool to and holds
+    // passes sooner, with the 2m one above predictNowLevel (the 5m reading lags a falling load). predictPeakLevel is the load healthy traffic lifts a pool to and holds
     // (real request-rate traces lift pools from 30% to 75% within minutes, several times a
     // day); two sigmas above it a reading is no chance. The noise is measured, not modelled
     // (any task shape, any scrape interval): the median, over predictNoiseWindow, of the

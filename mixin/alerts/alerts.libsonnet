@@ -178,6 +178,9 @@ local util = import '../lib/util.libsonnet';
           // pool's own noise: a pool of few workers or long tasks reads 80-92% for minutes
           // at a healthy 78%, while the lagging trends still climb after a surge
           // (config.libsonnet, predictPeakLevel; scenarios/surge-4w-2s-15s-unbounded-hold).
+          // The 5m reading passes a noisy ramp sooner, but only with the 2m one above
+          // predictNowLevel too: it lags a load that has turned down, and alone it paged a quiet
+          // pool whose 2m reading had fallen back below 80% after a spike (tests/noise-falling).
           // The trends aim at stallTarget, not the capacity: a short bounded queue overflows
           // on the arrivals' own fluctuation, and rejects its first task, before every worker
           // is busy (rules.libsonnet; mixin/scenarios/real, the q32 day).
@@ -196,7 +199,11 @@ local util = import '../lib/util.libsonnet';
               (
                 %(busyNow)s / %(capacity)s > on (%(by)s) %(nowGate)s
                 or
-                %(busy)s / %(capacity)s > on (%(by)s) %(rateGate)s
+                (
+                  %(busy)s / %(capacity)s > on (%(by)s) %(rateGate)s
+                  and
+                  %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+                )
                 or
                 %(busyNow)s / %(capacity)s > %(predictNowLevel)s
                 unless on (%(by)s)
