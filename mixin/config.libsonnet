@@ -73,6 +73,12 @@
     // the load their ramps must be warned at (mixin/README.md).
     predictPeakLevel: 0.75,
     predictNoiseSigmas: 2,
+    // The most noise chance can make, as a multiple of the Poisson noise u * d / (c * W) of
+    // tasks of one fixed duration: 1 + cv^2 for task durations of coefficient of variation cv.
+    // 4 allows cv up to 1.7 (lognormal durations of shape 1 have 1.3) and arrivals somewhat
+    // burstier than Poisson; a measured noise above it is structure in the load (bursts),
+    // not chance, and does not lift the gate (alerts.libsonnet, noiseOf).
+    predictNoiseChanceFactor: 4,
     predictNoiseWindow: '1h',
     // Second differences the noise needs before it counts; until then the plain level gate.
     predictNoiseMinSamples: 10,
