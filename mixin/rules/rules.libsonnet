@@ -23,6 +23,8 @@ local util = import '../lib/util.libsonnet';
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
+    secondDifference(w):: 'pool:workerpool_utilization:second_difference_rate%s' % w,
+    noise(w):: 'pool:workerpool_utilization:noise_rate%s' % w,
   },
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
@@ -265,6 +267,39 @@ local util = import '../lib/util.libsonnet';
             targetMin: util.num(c.queueOverflowTargetMin),
           },
         },
+      ] + std.flattenArrays([
+        local w = pair[0];
+        local b = pair[1];
+        [
+          {
+            // The utilization's turn over two windows a window apart, |u(t) - 2u(t-W) +
+            // u(t-2W)| of the mean busy workers over the current capacity: 0 for any steady
+            // trend, so what remains is the noise (config.libsonnet, predictNoise*). Sources
+            // with busy seconds only: a sampled gauge's noise is its sampling.
+            record: n.secondDifference(w),
+            expr: |||
+              abs(%(b)s - 2 * (%(b)s offset %(w)s) + (%(b)s offset %(w2)s))
+              / on (%(by)s)
+              %(capacity)s
+              and on (%(by)s)
+              present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+            ||| % { b: b, w: w, w2: util.duration(2 * util.seconds(w)), by: util.labelList(c.poolLabels), capacity: $.capacity(c), p: p },
+          },
+          {
+            // The noise of the utilization over w (one sigma): the median turn over
+            // predictNoiseWindow, / (0.6745 * sqrt(6)) (the median of |N(0, 6 sigma^2)|). The
+            // median, not the mean: a restart, a resize or a surge's corners turn the load
+            // for a few windows, the noise in all of them.
+            record: n.noise(w),
+            expr: |||
+              quantile_over_time(0.5, %(d)s[%(h)s]) / %(k)s
+              and
+              count_over_time(%(d)s[%(h)s]) >= %(min)s
+            ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples },
+          },
+        ]
+        for pair in [[c.predictNowWindow, n.busyNow], [c.rateWindow, n.busy]]
+      ]) + [
         {
           // The pool's own mean task duration over a long window: what the wait objective,
           // the exhausted queue age and the hung-task age of long-task pools scale with.
