@@ -298,7 +298,9 @@ local util = import '../lib/util.libsonnet';
             ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples },
           },
         ]
-        for pair in [[c.predictNowWindow, n.busyNow], [c.rateWindow, n.busy]]
+        // One pair per distinct window: a _config whose short window is the rate window
+        // records each series once.
+        for pair in (if c.predictNowWindow == c.rateWindow then [] else [[c.predictNowWindow, n.busyNow]]) + [[c.rateWindow, n.busy]]
       ]) + [
         {
           // The pool's own mean task duration over a long window: what the wait objective,
