@@ -168,6 +168,9 @@ local util = import '../lib/util.libsonnet';
     local n = $.names(c),
     local h = $.hist(c),
     local p = c.poolSelector,
+    // The short window of the exhaustion forecast is recorded apart only where a _config
+    // does not make it the rate window: its busy rate and noise are then the rate window's.
+    local shortWindowApart = c.predictNowWindow != c.rateWindow,
     groups+: [{
       name: 'poolwatch.rules',
       rules: [
@@ -182,7 +185,7 @@ local util = import '../lib/util.libsonnet';
           record: n.busy,
           expr: $.busyExpr(c, c.rateWindow),
         },
-      ] + (if c.predictNowWindow == c.rateWindow then [] else [
+      ] + (if !shortWindowApart then [] else [
         {
           // Mean busy workers over the short window of the exhaustion forecast: the load now,
           // one minute behind rather than the 2.5 of the rate window. Same guard as above.
@@ -298,9 +301,7 @@ local util = import '../lib/util.libsonnet';
             ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples },
           },
         ]
-        // One pair per distinct window: a _config whose short window is the rate window
-        // records each series once.
-        for pair in (if c.predictNowWindow == c.rateWindow then [] else [[c.predictNowWindow, n.busyNow]]) + [[c.rateWindow, n.busy]]
+        for pair in (if shortWindowApart then [[c.predictNowWindow, n.busyNow]] else []) + [[c.rateWindow, n.busy]]
       ]) + [
         {
           // The pool's own mean task duration over a long window: what the wait objective,
