@@ -60,19 +60,22 @@
     // surge, while the lagging trends still climb, that alone paged. So the 2m utilization
     // must exceed predictPeakLevel plus predictNoiseSigmas times its own noise, and at least
     // predictNowLevel; or the 5m utilization the same with its own noise, which a noisy pool
-    // passes sooner, with the 2m one above predictNowLevel (the 5m reading lags a falling load). predictPeakLevel is the load healthy traffic lifts a pool to and holds
-    // (real request-rate traces lift pools from 30% to 75% within minutes, several times a
-    // day); two sigmas above it a reading is no chance. The noise is measured, not modelled
-    // (any task shape, any scrape interval): the median, over predictNoiseWindow, of the
-    // second difference of the utilization a window apart, |u(t) - 2u(t-W) + u(t-2W)|, which
-    // a steady trend leaves at 0 and a load that turns moves only at the turn; for
-    // independent windows it is 0.6745 * sqrt(6) sigma. Quiet pools (sigma under 2.5%, e.g.
-    // 16 workers of 0.2 s tasks at 1%) keep 80% and their leads. Sources with a sampled busy
-    // gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) keep the plain 80%: their 2m mean of 4-8
-    // reads is noisy by sampling (11% on 8 PHP-FPM children), which would lift the gate past
-    // the load their ramps must be warned at (mixin/README.md).
+    // passes sooner, with the 2m one above predictNowLevel (the 5m reading lags a falling
+    // load). predictPeakLevel is the load healthy traffic lifts a pool to and holds (real
+    // request-rate traces lift pools from 30% to 75% within minutes, several times a day).
+    // Three sigmas above it a reading is no chance: a pool held there for hours reads dozens
+    // of independent 2m windows, among which two sigmas come by chance and three seldom. The
+    // noise is measured, not modelled (any task shape, any scrape interval): the median, over
+    // predictNoiseWindow, of the second difference of the utilization a window apart,
+    // |u(t) - 2u(t-W) + u(t-2W)|, which a steady trend leaves at 0 and a load that turns
+    // moves only at the turn; for independent windows it is 0.6745 * sqrt(6) sigma. Quiet
+    // pools (sigma under 1.7%, e.g. 16 workers of 0.2 s tasks at 1%) keep 80% and their
+    // leads. Sources with a sampled busy gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) keep
+    // the plain 80%: their 2m mean of 4-8 reads is noisy by sampling (11% on 8 PHP-FPM
+    // children), which would lift the gate past the load their ramps must be warned at
+    // (mixin/README.md).
     predictPeakLevel: 0.75,
-    predictNoiseSigmas: 2,
+    predictNoiseSigmas: 3,
     // The most noise chance can make, as a multiple of the Poisson noise u * d / (c * W) of
     // tasks of one fixed duration: 1 + cv^2 for task durations of coefficient of variation cv.
     // 4 allows cv up to 1.7 (lognormal durations of shape 1 have 1.3) and arrivals somewhat
