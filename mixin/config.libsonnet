@@ -76,13 +76,6 @@
     // (mixin/README.md).
     predictPeakLevel: 0.75,
     predictNoiseSigmas: 3,
-    // The most the noise gate asks, whatever the noise: a gate past 100% could never be passed
-    // and would turn the forecast off (2 workers of 10 s tasks, 9.5% of 5m noise, ramping to
-    // a stall got no warning, scenarios/ramp-2w-10s-15s-unbounded). 95% is
-    // queueOverflowTargetMin, the lowest load the forecast aims at: the gate never asks for
-    // more than the stall it forecasts. A healthy pool this noisy reads 95% by chance now and
-    // then, and its trends must still reach the stall within the horizon.
-    predictNoiseGateMax: self.queueOverflowTargetMin,
     // The most noise chance can make, as a multiple of the Poisson noise u * d / (c * W) of
     // tasks of one fixed duration: 1 + cv^2 for task durations of coefficient of variation cv.
     // 4 allows cv up to 1.7 (lognormal durations of shape 1 have 1.3) and arrivals somewhat

@@ -139,7 +139,7 @@ local util = import '../lib/util.libsonnet';
         capacity: rules.capacity(c), W: util.num(util.seconds(w)),
       };
       '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: n.noise(w), b: bound, by: util.labelList(c.poolLabels) },
-    local noiseGate(w) = 'clamp(%s + %s * %s, %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel), util.num(c.predictNoiseGateMax)],
+    local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, factor, floor) =
       '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
 
