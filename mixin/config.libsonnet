@@ -135,6 +135,15 @@
     // (over taskDurationWindow), whichever is longer: a batch pool whose tasks take 30 s
     // routinely has a task at the head of its queue for longer than 10 s.
     exhaustedQueueAgeDurationFactor: 10,
+    // A pool of few workers holds its queue longer at the same load: in an M/M/c pool the wait
+    // tail falls by a factor e for every 1 / (c * (1 - rho)) task durations, four times
+    // slower on one worker than on four. The duration factors here and of the wait objective
+    // below are set for pools of durationFactorWorkers workers or more; a pool of c fewer has
+    // them multiplied by durationFactorWorkers / c, which keeps the same odds of a healthy
+    // pool passing them at the same load (one worker of 2 s tasks at 75% had a task at the
+    // head of its queue for 20 s within three hours, and waited past 10 s, its objective,
+    // for more than 1% of its tasks; mixin/README.md).
+    durationFactorWorkers: 4,
     exhaustedUtilization: 0.99,
     exhaustedWindow: '2m',
     exhaustedFor: '0s',
@@ -167,11 +176,16 @@
     //
     // The objective fits each pool: a task of a pool whose tasks run long may wait longer.
     // A pool's threshold is waitObjectiveSeconds, or waitObjectiveDurationFactor times its
-    // mean task duration over taskDurationWindow if that is longer, rounded up to the next of
+    // mean task duration over taskDurationWindow if that is longer (times
+    // durationFactorWorkers / c on a pool of c fewer workers), rounded up to the next of
     // waitObjectiveBoundaries (bucket boundaries of the contract, so the ratio stays exact on
     // classic buckets). Queueing theory backs the factor: in an M/M/c pool the wait tail
     // scales with the service time, P(wait > k*S) = C(c, a) * exp(-(c - a) * k), so a wait
-    // of 5 task durations is rare in any pool below ~60% busy, whatever its tasks' length.
+    // of 5 task durations is rare on four workers or more below ~75% busy, whatever its
+    // tasks' length, and of 20 on one worker. A pool whose threshold would pass the largest
+    // boundary (60 s: one worker of tasks over 3 s, four of tasks over 12 s) has no
+    // objective and no burn-rate alerts: its histogram cannot tell a wait that fits its
+    // tasks from one that does not; WorkerPoolExhausted still judges its queue's age.
     // waitObjectives pins the threshold of chosen pools instead: a list of
     //   { selector: 'pool="batch"', seconds: '30' }
     // (selector: label matchers added to poolSelector; seconds: one of the boundaries); the

@@ -40,7 +40,6 @@ local util = import '../lib/util.libsonnet';
       // The level gates raised by the pool's own measured noise (config.libsonnet,
       // predictPeakLevel): where no noise is known yet, or the source has no busy seconds,
       // the plain 2m level.
-      nowNoise: n.noise(c.predictNowWindow),
       nowGate: noiseGate(c.predictNowWindow),
       rateGate: noiseGate(c.rateWindow),
       capacity: rules.capacity(c),
@@ -50,13 +49,14 @@ local util = import '../lib/util.libsonnet';
       meanDuration: n.meanDuration,
       waitObjective: n.waitObjective,
       // A limit in seconds that grows with the pool's own task duration: the larger of
-      // floor and factor mean task durations, or floor where no duration is known (no
+      // floor and some mean task durations (rules.durations: more on a pool of few workers,
+      // whose queue holds tasks longer), or floor where no duration is known (no
       // duration histogram, as for CherryPy, or no task finished in taskDurationWindow).
       // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
       queueAgeLimit: limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
-                           c.exhaustedQueueAgeDurationFactor, c.exhaustedQueueAgeSeconds),
+                           rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
       runningAgeLimit: limit('workerpool_oldest_running_task_age_seconds{%s}' % c.poolSelector,
-                             c.hungTaskDurationFactor, c.hungTaskAgeSeconds),
+                             '%s * %s' % [n.meanDuration, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
       // The stats of a target could not be read for long enough that it is no chance:
       // statsDown below, over the longest of its windows.
       statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),
@@ -132,16 +132,21 @@ local util = import '../lib/util.libsonnet';
     // would, and that is load, not chance: measured whole, 21% on 32 workers of 0.5 s tasks
     // with a 2-minute burst every 6, it lifted the gate past 100%, and a ramp under such
     // bursts was warned after its stall (scenarios/bursty-ramp-32w-500ms-p6-a35, +16.9 to
-    // -0.8 m). Where the bound cannot be computed, the measured noise alone.
+    // -0.8 m). Where the bound cannot be computed (no task finished in the window), the
+    // measured noise alone; where the noise
+    // is not measured yet (a pool's first quarter hour, predictNoiseMinSamples), the bound
+    // alone: until a pool has shown how it wanders, the most chance can make on it. A new
+    // pool of 1 worker of 0.5 s tasks at 75% read 92% on the 2m window within its first
+    // minutes and was warned under the plain 80% gate (mixin/README.md).
     local noiseOf(w) =
-      local bound = 'sqrt(%(k)s * %(util)s * (%(busy)s / %(throughput)s) / %(capacity)s / %(W)s)' % {
+      local bound = 'sqrt(%(k)s * %(util)s * (%(busy)s / (%(throughput)s > 0)) / %(capacity)s / %(W)s)' % {
         k: util.num(c.predictNoiseChanceFactor), util: n.utilization, busy: n.busy, throughput: n.throughput,
         capacity: rules.capacity(c), W: util.num(util.seconds(w)),
       };
-      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: n.noise(w), b: bound, by: util.labelList(c.poolLabels) },
+      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: n.noise(w), b: bound, by: util.labelList(c.poolLabels) },
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
-    local limit(series, factor, floor) =
-      '(clamp_min(%s * %s, %s) or %s * 0 + %s)' % [n.meanDuration, util.num(factor), util.num(floor), series, util.num(floor)],
+    local limit(series, durations, floor) =
+      '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
 
     // The culprit, named in the page itself: the route of the alert's pool that holds the most
     // workers (busyCulprit) or runs the oldest request (oldestCulprit), read from the route
@@ -223,7 +228,7 @@ local util = import '../lib/util.libsonnet';
                 or
                 %(busyNow)s / %(capacity)s > %(predictNowLevel)s
                 unless on (%(by)s)
-                %(nowNoise)s
+                %(nowGate)s
               )
               and
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
@@ -256,14 +261,22 @@ local util = import '../lib/util.libsonnet';
         {
           alert: 'WorkerPoolSaturated',
           // Sources without saturated_seconds (CherryPy) fall back on exact utilization.
+          // Not where the rate window's utilization stands within the pool's own noise of the
+          // peak healthy traffic holds (rateGate, as the forecast's): one worker of 10 s tasks
+          // at 75%, or four at 60%, is busy through a 5m window again and again by chance, and
+          // paged within hours (mixin/README.md, pools of few workers).
           expr: |||
-            %(sat)s > %(saturatedLevel)s
-            or
             (
-              %(util)s > %(saturatedLevel)s
-              unless on (%(by)s)
-              %(sat)s
+              %(sat)s > %(saturatedLevel)s
+              or
+              (
+                %(util)s > %(saturatedLevel)s
+                unless on (%(by)s)
+                %(sat)s
+              )
             )
+            unless on (%(by)s)
+            %(busy)s / %(capacity)s <= on (%(by)s) %(rateGate)s
           ||| % f,
           'for': c.saturatedFor,
           labels: { severity: c.severityWarning },

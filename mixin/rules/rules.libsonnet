@@ -32,6 +32,17 @@ local util = import '../lib/util.libsonnet';
   // stall target scales.
   capacity(c):: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
 
+  // A wait limit relative to the pool's tasks: factor mean task durations, raised for a pool
+  // of c < durationFactorWorkers workers by durationFactorWorkers / c (config.libsonnet; a
+  // capacity of 0 takes the largest raise, not an infinite one), with the labels of the mean
+  // duration. Absent where the pool has no mean duration.
+  durations(c, factor)::
+    local k = c.durationFactorWorkers;
+    if k < 1 then error 'durationFactorWorkers %s: want 1 or more' % k
+    else '%s * on (%s) clamp(%s / %s, 1, %s) * %s' % [
+      $.names(c).meanDuration, util.labelList(c.poolLabels), util.num(k), $.capacity(c), util.num(k), util.num(factor),
+    ],
+
   // The series that say whether a read of a target's stats failed (0): the exporter's
   // poolwatch_up of a stats page, and Prometheus's own up of a process exposing its pools
   // itself, whose /metrics may be served by the pool it measures.
@@ -79,8 +90,10 @@ local util = import '../lib/util.libsonnet';
 
   // The per-pool wait objective (seconds, a boundary of c.waitObjectiveBoundaries): the pins
   // of c.waitObjectives first, then the larger of waitObjectiveSeconds and
-  // waitObjectiveDurationFactor mean task durations rounded up to a boundary, then
-  // waitObjectiveSeconds for a pool with no finished task to measure.
+  // waitObjectiveDurationFactor mean task durations (more on pools of few workers) rounded up
+  // to a boundary, then waitObjectiveSeconds for a pool with no finished task to measure. A
+  // pool whose threshold would pass the largest boundary has none: no objective its
+  // histogram can measure fits its tasks, and WorkerPoolExhausted judges its waits instead.
   waitObjectiveExpr(c)::
     local n = $.names(c);
     local p = c.poolSelector;
@@ -92,7 +105,8 @@ local util = import '../lib/util.libsonnet';
     local floor = std.filter(function(b) util.seconds(b + 's') >= util.seconds(min + 's'), bs);
     // "every pool with a wait histogram", as a vector of zeros keeping each pool's labels.
     local pools = '(%s * 0)' % $.hist(c).count('workerpool_task_wait_seconds', c.rateWindow);
-    local wanted = 'clamp_min(%s * %s, %s)' % [n.meanDuration, util.num(c.waitObjectiveDurationFactor), min];
+    local wanted = 'clamp_min(%s, %s)' % [$.durations(c, c.waitObjectiveDurationFactor), min];
+    local last = floor[std.length(floor) - 1];
     local pins = [
       '%s + %s' % [
         '(%s * 0)' % $.hist(c { poolSelector: p + ',' + o.selector }).count('workerpool_task_wait_seconds', c.rateWindow),
@@ -103,11 +117,11 @@ local util = import '../lib/util.libsonnet';
     local steps = [
       local b = floor[i];
       if i == 0 then '(%s <= %s) * 0 + %s' % [wanted, b, b]
-      else if i == std.length(floor) - 1 then '(%s > %s) * 0 + %s' % [wanted, floor[i - 1], b]
       else '(%s > %s <= %s) * 0 + %s' % [wanted, floor[i - 1], b, b]
       for i in std.range(0, std.length(floor) - 1)
     ];
-    std.join('\nor\n', pins + steps + ['%s + %s' % [pools, min]]),
+    local fallback = '%s + %s\nunless on (%s)\n%s > %s' % [pools, min, util.labelList(c.poolLabels), wanted, last];
+    std.join('\nor\n', pins + steps + [fallback]),
 
   // Mean busy workers over window w: the rate of busy seconds where the pool has them (once
   // the counter is a rate window old), else the mean of the sampled busy gauge. A pool that
