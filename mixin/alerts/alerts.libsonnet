@@ -143,7 +143,9 @@ local util = import '../lib/util.libsonnet';
         k: util.num(c.predictNoiseChanceFactor), util: n.utilization, busy: n.busy, throughput: n.throughput,
         capacity: rules.capacity(c), W: util.num(util.seconds(w)),
       };
-      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: n.noise(w), b: bound, by: util.labelList(c.poolLabels) },
+      // The measured noise in busy workers, as a share of the capacity of the moment.
+      local measured = '(%s / on (%s) %s)' % [n.noise(w), util.labelList(c.poolLabels), rules.capacity(c)];
+      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: measured, b: bound, by: util.labelList(c.poolLabels) },
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, durations, floor) =
       '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],

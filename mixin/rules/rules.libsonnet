@@ -23,8 +23,8 @@ local util = import '../lib/util.libsonnet';
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
-    secondDifference(w):: 'pool:workerpool_utilization:second_difference_rate%s' % w,
-    noise(w):: 'pool:workerpool_utilization:noise_rate%s' % w,
+    secondDifference(w):: 'pool:workerpool_busy_workers:second_difference_rate%s' % w,
+    noise(w):: 'pool:workerpool_busy_workers:noise_rate%s' % w,
   },
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
@@ -289,21 +289,23 @@ local util = import '../lib/util.libsonnet';
         local b = pair[1];
         [
           {
-            // The utilization's turn over two windows a window apart, |u(t) - 2u(t-W) +
-            // u(t-2W)| of the mean busy workers over the current capacity: 0 for any steady
-            // trend, so what remains is the noise (config.libsonnet, predictNoise*). Sources
-            // with busy seconds only: a sampled gauge's noise is its sampling.
+            // The turn of the mean busy workers over two windows a window apart, |b(t) -
+            // 2b(t-W) + b(t-2W)|: 0 for any steady trend, so what remains is the noise
+            // (config.libsonnet, predictNoise*). Sources with busy seconds only: a sampled
+            // gauge's noise is its sampling. In busy workers, not utilization: at the same
+            // load a pool's busy workers wander as much whatever its size, so the gates divide
+            // by the capacity of the moment, and a pool resized within the noise window is
+            // not judged by the noise of its old size (halved for a pool shrunk from 8
+            // workers to 4, whose 2m readings then passed its gate by chance).
             record: n.secondDifference(w),
             expr: |||
               abs(%(b)s - 2 * (%(b)s offset %(w)s) + (%(b)s offset %(w2)s))
-              / on (%(by)s)
-              %(capacity)s
               and on (%(by)s)
               present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
-            ||| % { b: b, w: w, w2: util.duration(2 * util.seconds(w)), by: util.labelList(c.poolLabels), capacity: $.capacity(c), p: p },
+            ||| % { b: b, w: w, w2: util.duration(2 * util.seconds(w)), by: util.labelList(c.poolLabels), p: p },
           },
           {
-            // The noise of the utilization over w (one sigma): the median turn over
+            // The noise of the busy workers over w (one sigma): the median turn over
             // predictNoiseWindow, / (0.6745 * sqrt(6)) (the median of |N(0, 6 sigma^2)|). The
             // median, not the mean: a restart, a resize or a surge's corners turn the load
             // for a few windows, the noise in all of them.
