@@ -55,6 +55,11 @@ type Scenario struct {
 	// unbounded queue, 0 for a pool that rejects a task when every worker is busy.
 	Workers int  `json:"workers"`
 	Queue   *int `json:"queue"`
+	// Resize changes the capacity while the pool runs, as an autoscaler or an operator does:
+	// from each step's minute on, the pool has that many workers (Workers before the first).
+	// Growing starts queued tasks at once; shrinking kills no task: those running finish, and
+	// none starts while as many run as the new capacity, so for a while more may run than it.
+	Resize Steps `json:"resize,omitempty"`
 	// Timeout is how long a task may wait before its client gives up: the first task that
 	// waits this long is the stall (default 10s).
 	Timeout *Duration `json:"timeout,omitempty"`
@@ -205,6 +210,17 @@ func (sc *Scenario) validate() error {
 	if sc.Workers < 1 {
 		bad("workers %d: at least 1", sc.Workers)
 	}
+	for i, st := range sc.Resize {
+		if st.At < 0 || st.At > sc.Horizon {
+			bad("resize: step %d at minute %g: must be within 0 and the horizon (%v)", i, st.At.Seconds()/60, sc.Horizon)
+		}
+		if i > 0 && st.At <= sc.Resize[i-1].At {
+			bad("resize: step %d at minute %g: the minutes must increase", i, st.At.Seconds()/60)
+		}
+		if st.Workers < 1 {
+			bad("resize: step %d: workers %d: at least 1", i, st.Workers)
+		}
+	}
 	if sc.Queue != nil && *sc.Queue < 0 {
 		bad("queue %d: cannot be negative (null for unbounded)", *sc.Queue)
 	}
@@ -236,6 +252,49 @@ func (sc *Scenario) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// WorkersAt is the pool's capacity at t seconds: Workers, or the last resize step by then.
+func (sc *Scenario) WorkersAt(t float64) int {
+	w := sc.Workers
+	for _, st := range sc.Resize {
+		if st.At.Seconds() > t {
+			break
+		}
+		w = st.Workers
+	}
+	return w
+}
+
+// Steps is a capacity over time, written in JSON as [[minute, workers], ...]: from each
+// minute on, the pool has that many workers.
+type Steps []Step
+
+// Step is one change of capacity: from At on, Workers workers.
+type Step struct {
+	At      Duration
+	Workers int
+}
+
+// UnmarshalJSON reads [[minute, workers], ...]; their order and range are checked by
+// validate, with the rest of the scenario.
+func (s *Steps) UnmarshalJSON(b []byte) error {
+	var pts [][]float64
+	if err := json.Unmarshal(b, &pts); err != nil {
+		return fmt.Errorf("resize: want [[minute, workers], ...]: %w", err)
+	}
+	steps := make(Steps, len(pts))
+	for i, p := range pts {
+		if len(p) != 2 {
+			return fmt.Errorf("resize: step %d: want [minute, workers]", i)
+		}
+		if p[1] != math.Trunc(p[1]) || math.Abs(p[1]) > math.MaxInt32 {
+			return fmt.Errorf("resize: step %d: workers %v: want a whole number", i, p[1])
+		}
+		steps[i] = Step{At: Duration(p[0] * 60), Workers: int(p[1])}
+	}
+	*s = steps
+	return nil
 }
 
 // Duration is a length of time in seconds, written in JSON as a Prometheus-style string

@@ -60,14 +60,13 @@ const (
 // subset is a source exposing the given series, in this order.
 func subset(want ...pageSeries) func(sc *Scenario) []seriesDef {
 	return func(sc *Scenario) []seriesDef {
-		c := float64(sc.Workers)
 		var defs []seriesDef
 		for _, w := range want {
 			switch w {
 			case seriesMaxWorkers:
-				defs = append(defs, gauge(contract.MaxWorkers, func(*Sample) float64 { return c }))
+				defs = append(defs, gauge(contract.MaxWorkers, capacity))
 			case seriesWorkers:
-				defs = append(defs, gauge(contract.Workers, func(*Sample) float64 { return c }))
+				defs = append(defs, gauge(contract.Workers, capacity))
 			case seriesBusy:
 				defs = append(defs, gauge(contract.BusyWorkers, func(s *Sample) float64 { return float64(s.Busy) }))
 			case seriesQueued:
@@ -89,6 +88,13 @@ func subset(want ...pageSeries) func(sc *Scenario) []seriesDef {
 	}
 }
 
+// capacity is max_workers and workers at a sample: the pool's capacity then, or the busy
+// count while it is above it after a shrink. The contract holds busy <= workers <=
+// max_workers on every scrape: a pool's status page counts the workers still alive (a
+// worker finishing its task after a shrink is alive), and the collector reports
+// max_workers equal to busy while more tasks run than its capacity.
+func capacity(s *Sample) float64 { return float64(max(s.Workers, s.Busy)) }
+
 func sourceNames() string {
 	names := make([]string, 0, len(sources))
 	for n := range sources {
@@ -105,10 +111,9 @@ func gauge(name string, v func(s *Sample) float64) seriesDef {
 // goSeries is every series of the contract, as the collector library exposes them: every
 // outcome and reason from the start, the queue's capacity only when it is bounded.
 func goSeries(sc *Scenario) []seriesDef {
-	c := float64(sc.Workers)
 	defs := []seriesDef{
-		gauge(contract.MaxWorkers, func(*Sample) float64 { return c }),
-		gauge(contract.Workers, func(*Sample) float64 { return c }),
+		gauge(contract.MaxWorkers, capacity),
+		gauge(contract.Workers, capacity),
 		gauge(contract.BusyWorkers, func(s *Sample) float64 { return float64(s.Busy) }),
 		gauge(contract.QueuedTasks, func(s *Sample) float64 { return float64(s.Queued) }),
 	}
@@ -177,9 +182,10 @@ func Series(sc *Scenario, samples []Sample) []InputSeries {
 	src := sources[sc.Source]
 	base := fmt.Sprintf(`job=%q,instance=%q,pool=%q`, sc.Job, sc.Instance, sc.Pool)
 	// The stats page shares the pool it measures: it cannot be served while every worker
-	// is busy and requests wait, so that scrape reads nothing.
+	// is busy (as many as the capacity of the moment, or more after a shrink) and requests
+	// wait, so that scrape reads nothing.
 	readable := func(s *Sample) bool {
-		return !(sc.StatsOnMainPool && s.Busy == sc.Workers && s.Queued > 0)
+		return !(sc.StatsOnMainPool && s.Busy >= s.Workers && s.Queued > 0)
 	}
 	var out []InputSeries
 	for _, d := range src.series(sc) {

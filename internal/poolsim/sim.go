@@ -3,16 +3,17 @@
 // poolwatch alerts can be run against a pool's whole life in a second: when does the pool
 // stall, and when does the first alert fire?
 //
-// The simulation is an exact discrete-event run of one pool: a fixed number of workers, a
-// FIFO queue (bounded or not), arrivals from a Poisson process whose rate follows a curve,
-// lognormal service times whose mean follows another, and tasks that hang for ever. Every
-// series of the metric contract is sampled at the scrape interval, as the collector or the
-// exporter would have exposed it; a source such as CherryPy exposes only its subset.
+// The simulation is an exact discrete-event run of one pool: a number of workers (fixed, or
+// resized at given minutes), a FIFO queue (bounded or not), arrivals from a Poisson process
+// whose rate follows a curve, lognormal service times whose mean follows another, and tasks
+// that hang for ever. Every series of the metric contract is sampled at the scrape interval,
+// as the collector or the exporter would have exposed it; a source such as CherryPy exposes
+// only its subset.
 //
 // A run is deterministic: the same scenario and seed give the same samples. Arrivals and
 // service times come from one random stream and task outcomes from another, so changing the
-// pool (its workers or queue) leaves the offered load exactly as it was: two runs that differ
-// only in the pool's shape compare like with like.
+// pool (its workers, their resizes or its queue) leaves the offered load exactly as it was:
+// two runs that differ only in the pool's shape compare like with like.
 package poolsim
 
 import (
@@ -28,6 +29,10 @@ import (
 type Sample struct {
 	T float64 // seconds since the start
 
+	// Workers is the pool's capacity at T. After a shrink Busy can exceed it for a while:
+	// running tasks are never killed, they finish.
+	Workers int
+
 	Busy, Queued int
 	// OldestQueued and OldestRunning are the ages (seconds) of the task waiting longest and
 	// of the task running longest; 0 when there is none.
@@ -35,7 +40,7 @@ type Sample struct {
 
 	Submitted, Succeeded, Failed, Rejected int64
 	// BusySeconds and SaturatedSeconds are the integrals of busy workers and of "every worker
-	// busy" up to T, tasks still running included.
+	// busy" (busy >= the capacity of the moment) up to T, tasks still running included.
 	BusySeconds, SaturatedSeconds float64
 
 	// Wait and Duration are histograms: per-bucket counts (not cumulative) over
@@ -183,8 +188,9 @@ func (a *arrivals) serviceTime(t float64) float64 {
 // sim is the state of one run.
 type sim struct {
 	sc      *Scenario
-	workers int
-	qcap    int // -1: unbounded
+	workers int    // the capacity now
+	resize  []Step // the resizes still to come
+	qcap    int    // -1: unbounded
 	timeout float64
 	outcome *rand.Rand
 	errRate float64
@@ -203,6 +209,7 @@ func Simulate(sc *Scenario) *Result {
 	m := &sim{
 		sc:      sc,
 		workers: sc.Workers,
+		resize:  sc.Resize,
 		qcap:    -1,
 		timeout: sc.Timeout.Seconds(),
 		outcome: rand.New(rand.NewPCG(*sc.Seed, streamOutcome)),
@@ -220,6 +227,10 @@ func Simulate(sc *Scenario) *Result {
 		if tSample > horizon+1e-9 {
 			break
 		}
+		tResize := math.Inf(1)
+		if len(m.resize) > 0 {
+			tResize = m.resize[0].At.Seconds()
+		}
 		tEnd := math.Inf(1)
 		if len(m.run) > 0 {
 			tEnd = m.run[0].end
@@ -229,8 +240,17 @@ func Simulate(sc *Scenario) *Result {
 		if more {
 			tArr = next.at
 		}
-		// At equal times a scrape sees the state before the event, then ends, then arrivals.
-		switch t := math.Min(tSample, math.Min(tEnd, tArr)); t {
+		// At equal times a resize comes first (from its minute on, the pool has that many
+		// workers: the scrape at that minute sees them); then a scrape sees the state before
+		// the other events; then ends, then arrivals.
+		switch t := math.Min(math.Min(tResize, tSample), math.Min(tEnd, tArr)); t {
+		case tResize:
+			m.advance(t)
+			m.workers = m.resize[0].Workers
+			m.resize = m.resize[1:]
+			// Growing: the new workers take queued tasks at once. Shrinking: nothing
+			// stops; dispatch starts no task while as many run as the new capacity.
+			m.dispatch()
 		case tSample:
 			m.advance(t)
 			m.res.Samples = append(m.res.Samples, m.sample())
@@ -255,7 +275,7 @@ func (m *sim) advance(t float64) {
 	dt := t - m.now
 	busy := len(m.run)
 	m.s.BusySeconds += float64(busy) * dt
-	if busy == m.workers {
+	if busy >= m.workers { // more than the capacity only after a shrink: still saturated
 		m.s.SaturatedSeconds += dt
 	}
 	m.res.QueuedSeconds += float64(m.queued()) * dt
@@ -277,7 +297,7 @@ func (m *sim) queued() int { return len(m.queue) - m.qhead }
 
 func (m *sim) arrive(t task) {
 	m.s.Submitted++
-	if len(m.run) == m.workers && m.qcap >= 0 && m.queued() >= m.qcap {
+	if len(m.run) >= m.workers && m.qcap >= 0 && m.queued() >= m.qcap {
 		m.s.Rejected++
 		m.stall(m.now)
 		return
@@ -321,6 +341,7 @@ func (m *sim) finish() {
 func (m *sim) sample() Sample {
 	s := m.s
 	s.T = m.now
+	s.Workers = m.workers
 	s.Busy, s.Queued = len(m.run), m.queued()
 	if s.Queued > 0 {
 		s.OldestQueued = m.now - m.queue[m.qhead].at

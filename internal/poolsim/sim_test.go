@@ -24,6 +24,10 @@ func mustParse(t *testing.T, js string) *Scenario {
 func checkInvariants(t *testing.T, sc *Scenario, res *Result) {
 	t.Helper()
 	step := sc.Scrape.Seconds()
+	most := sc.Workers // the most workers the pool ever has
+	for _, st := range sc.Resize {
+		most = max(most, st.Workers)
+	}
 	if want := int(math.Floor(sc.Horizon.Seconds()/step+1e-9)) + 1; len(res.Samples) != want {
 		t.Fatalf("%d samples, want %d (0 to the horizon, every %v)", len(res.Samples), want, *sc.Scrape)
 	}
@@ -35,14 +39,28 @@ func checkInvariants(t *testing.T, sc *Scenario, res *Result) {
 		if got := s.Succeeded + s.Failed + s.Rejected + int64(s.Busy) + int64(s.Queued); got != s.Submitted {
 			t.Fatalf("t=%v: completed+rejected+busy+queued = %d, submitted %d", s.T, got, s.Submitted)
 		}
-		if s.Busy < 0 || s.Busy > sc.Workers {
-			t.Fatalf("t=%v: busy %d of %d", s.T, s.Busy, sc.Workers)
+		if s.Workers != sc.WorkersAt(s.T) {
+			t.Fatalf("t=%v: capacity %d, the scenario says %d", s.T, s.Workers, sc.WorkersAt(s.T))
+		}
+		// Busy is within the capacity, or after a shrink within what ran before it: the
+		// capacities since the previous scrape, and what was running then.
+		limit := s.Workers
+		if i > 0 {
+			limit = max(limit, prev.Workers, prev.Busy)
+			for _, st := range sc.Resize {
+				if st.At.Seconds() > prev.T && st.At.Seconds() <= s.T {
+					limit = max(limit, st.Workers)
+				}
+			}
+		}
+		if s.Busy < 0 || s.Busy > limit {
+			t.Fatalf("t=%v: busy %d of %d (at most %d since the last scrape)", s.T, s.Busy, s.Workers, limit)
 		}
 		if sc.Queue != nil && s.Queued > *sc.Queue {
 			t.Fatalf("t=%v: queued %d over the capacity %d", s.T, s.Queued, *sc.Queue)
 		}
-		if s.Queued > 0 && s.Busy < sc.Workers {
-			t.Fatalf("t=%v: %d queued while %d of %d workers are busy", s.T, s.Queued, s.Busy, sc.Workers)
+		if s.Queued > 0 && s.Busy < s.Workers {
+			t.Fatalf("t=%v: %d queued while %d of %d workers are busy", s.T, s.Queued, s.Busy, s.Workers)
 		}
 		if s.Wait.Count()+int64(s.Queued)+s.Rejected != s.Submitted {
 			t.Fatalf("t=%v: %d waits observed, want every started task", s.T, s.Wait.Count())
@@ -50,7 +68,7 @@ func checkInvariants(t *testing.T, sc *Scenario, res *Result) {
 		if s.Duration.Count() != s.Succeeded+s.Failed {
 			t.Fatalf("t=%v: %d durations observed, %d completed", s.T, s.Duration.Count(), s.Succeeded+s.Failed)
 		}
-		if s.BusySeconds > float64(sc.Workers)*s.T+1e-6 || s.SaturatedSeconds > s.T+1e-6 {
+		if s.BusySeconds > float64(most)*s.T+1e-6 || s.SaturatedSeconds > s.T+1e-6 {
 			t.Fatalf("t=%v: busy %vs, saturated %vs: more than time allows", s.T, s.BusySeconds, s.SaturatedSeconds)
 		}
 		if (s.Busy == 0 && s.OldestRunning != 0) || s.OldestRunning < 0 || s.OldestRunning > s.T {
