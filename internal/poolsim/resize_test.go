@@ -293,3 +293,27 @@ func TestResizeValidation(t *testing.T) {
 		}
 	}
 }
+
+// A stats page served by its pool cannot answer while more tasks run than a shrink left
+// workers and work waits: every worker is busy. TestResizeSeriesFollowCapacity never meets
+// busy above the capacity at a scrape with work waiting, so a rule of busy == capacity
+// passed it too.
+func TestResizeStatsPageSilentWhileShrinking(t *testing.T) {
+	sc := mustParse(t, `{"name": "shrink-cp", "kind": "healthy", "source": "cherrypy", "stats_on_main_pool": true,
+		"instance": "i", "horizon": "15m", "workers": 8, "resize": [[10, 2]], "arrival": 0.2, "service": 60, "sigma": 0, "seed": 5}`)
+	res := Simulate(sc)
+	checkInvariants(t, sc, res)
+	up := values(t, Series(sc, res.Samples), contract.Up)
+	above := 0
+	for i, s := range res.Samples {
+		if s.Busy > s.Workers && s.Queued > 0 {
+			above++
+			if up[i] != 0 {
+				t.Errorf("t=%v: %d of %d busy, %d queued: poolwatch_up %v, want 0", s.T, s.Busy, s.Workers, s.Queued, up[i])
+			}
+		}
+	}
+	if above == 0 {
+		t.Fatal("no scrape with more tasks running than the capacity and work waiting: the test needs some")
+	}
+}
