@@ -317,3 +317,21 @@ func TestResizeStatsPageSilentWhileShrinking(t *testing.T) {
 		t.Fatal("no scrape with more tasks running than the capacity and work waiting: the test needs some")
 	}
 }
+
+// A resize whose minute lands on a scrape comes before it, also where minute x 60 is not a
+// whole number of seconds in floating point (4.15 x 60 = 249.00000000000003): the scrape at
+// 249 s must see the new capacity, as it does for a resize at minute 4.25 and a 15 s scrape.
+func TestResizeMinuteOnAScrape(t *testing.T) {
+	for _, tc := range []struct {
+		minute, scrape string
+		sec            float64
+	}{{"4.15", "3s", 249}, {"8.2", "4s", 492}, {"4.25", "15s", 255}} {
+		sc := mustParse(t, `{"name": "on-scrape", "kind": "healthy", "instance": "i", "horizon": "`+tc.minute+`m", "scrape": "`+tc.scrape+`",
+			"workers": 2, "resize": [[`+tc.minute+`, 5]], "arrival": 1, "service": 0.5, "seed": 1}`)
+		res := Simulate(sc)
+		checkInvariants(t, sc, res)
+		if s := at(t, res, tc.sec); s.Workers != 5 || sc.WorkersAt(tc.sec) != 5 {
+			t.Errorf("resize at minute %s: the scrape at %v s sees %d workers (WorkersAt %d), want 5", tc.minute, tc.sec, s.Workers, sc.WorkersAt(tc.sec))
+		}
+	}
+}

@@ -211,7 +211,8 @@ func (sc *Scenario) validate() error {
 		bad("workers %d: at least 1", sc.Workers)
 	}
 	for i, st := range sc.Resize {
-		if st.At < 0 || st.At > sc.Horizon {
+		// The horizon, also written in minutes, is not rounded: within a nanosecond of it is at it.
+		if st.At < 0 || st.At.Seconds() > sc.Horizon.Seconds()+1e-9 {
 			bad("resize: step %d at minute %g: must be within 0 and the horizon (%v)", i, st.At.Seconds()/60, sc.Horizon)
 		}
 		if i > 0 && st.At <= sc.Resize[i-1].At {
@@ -291,7 +292,10 @@ func (s *Steps) UnmarshalJSON(b []byte) error {
 		if p[1] != math.Trunc(p[1]) || math.Abs(p[1]) > math.MaxInt32 {
 			return fmt.Errorf("resize: step %d: workers %v: want a whole number", i, p[1])
 		}
-		steps[i] = Step{At: Duration(p[0] * 60), Workers: int(p[1])}
+		// To the millisecond, the finest time a promtool file writes: minute x 60 is not
+		// always a whole number of seconds in floating point (4.15 x 60 =
+		// 249.00000000000003), and a resize meant for a scrape's instant would come after it.
+		steps[i] = Step{At: Duration(math.Round(p[0]*60e3) / 1e3), Workers: int(p[1])}
 	}
 	*s = steps
 	return nil
