@@ -220,10 +220,10 @@ local util = import '../lib/util.libsonnet';
             and
             (
               (
-                %(busyNow)s / %(capacity)s > on (%(by)s) %(nowGate)s
+                %(busyNow)s / %(capacity)s > on (%(by)s) group_left () %(nowGate)s
                 or
                 (
-                  %(busy)s / %(capacity)s > on (%(by)s) %(rateGate)s
+                  %(busy)s / %(capacity)s > on (%(by)s) group_left () %(rateGate)s
                   and
                   %(busyNow)s / %(capacity)s > %(predictNowLevel)s
                 )
