@@ -83,7 +83,8 @@
     // not chance, and does not lift the gate (alerts.libsonnet, noiseOf).
     predictNoiseChanceFactor: 4,
     predictNoiseWindow: '1h',
-    // Second differences the noise needs before it counts; until then the plain level gate.
+    // Second differences the noise needs before it counts; until then the chance bound alone
+    // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.
     predictNoiseMinSamples: 10,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the

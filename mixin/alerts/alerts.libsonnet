@@ -39,7 +39,7 @@ local util = import '../lib/util.libsonnet';
       stallTarget: n.stallTarget,
       // The level gates raised by the pool's own measured noise (config.libsonnet,
       // predictPeakLevel): where no noise is known yet, or the source has no busy seconds,
-      // the plain 2m level.
+      // the chance bound alone (noiseOf); where no task finished either, the plain 2m level.
       nowGate: noiseGate(c.predictNowWindow),
       rateGate: noiseGate(c.rateWindow),
       capacity: rules.capacity(c),
@@ -138,9 +138,14 @@ local util = import '../lib/util.libsonnet';
     // alone: until a pool has shown how it wanders, the most chance can make on it. A new
     // pool of 1 worker of 0.5 s tasks at 75% read 92% on the 2m window within its first
     // minutes and was warned under the plain 80% gate (mixin/README.md).
+    // The bound is taken at u no higher than predictPeakLevel: it is the chance of the peak
+    // healthy traffic holds, what the gates stand above. Taken at the pool's own u it grew as
+    // the pool filled, and a pool busy on every worker (u = 100%) had its gate past 100% from
+    // d / c ~0.5 s on the 5m window: a PHP-FPM pool of 5 children of 3 s requests, its noise
+    // never measured, was never warned by Saturated or the forecast (tests/saturated-gauge).
     local noiseOf(w) =
       local bound = 'sqrt(%(k)s * %(util)s * (%(busy)s / (%(throughput)s > 0)) / %(capacity)s / %(W)s)' % {
-        k: util.num(c.predictNoiseChanceFactor), util: n.utilization, busy: n.busy, throughput: n.throughput,
+        k: util.num(c.predictNoiseChanceFactor), util: 'clamp_max(%s, %s)' % [n.utilization, util.num(c.predictPeakLevel)], busy: n.busy, throughput: n.throughput,
         capacity: rules.capacity(c), W: util.num(util.seconds(w)),
       };
       // The measured noise in busy workers, as a share of the capacity of the moment.
@@ -220,10 +225,10 @@ local util = import '../lib/util.libsonnet';
             and
             (
               (
-                %(busyNow)s / %(capacity)s > on (%(by)s) %(nowGate)s
+                %(busyNow)s / %(capacity)s > on (%(by)s) group_left () %(nowGate)s
                 or
                 (
-                  %(busy)s / %(capacity)s > on (%(by)s) %(rateGate)s
+                  %(busy)s / %(capacity)s > on (%(by)s) group_left () %(rateGate)s
                   and
                   %(busyNow)s / %(capacity)s > %(predictNowLevel)s
                 )

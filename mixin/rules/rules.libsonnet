@@ -39,7 +39,7 @@ local util = import '../lib/util.libsonnet';
   durations(c, factor)::
     local k = c.durationFactorWorkers;
     if k < 1 then error 'durationFactorWorkers %s: want 1 or more' % k
-    else '%s * on (%s) clamp(%s / %s, 1, %s) * %s' % [
+    else '%s * on (%s) group_left () clamp(%s / %s, 1, %s) * %s' % [
       $.names(c).meanDuration, util.labelList(c.poolLabels), util.num(k), $.capacity(c), util.num(k), util.num(factor),
     ],
 
@@ -256,7 +256,7 @@ local util = import '../lib/util.libsonnet';
           record: n.stallTarget,
           expr: |||
             %(capacity)s
-            * on (%(by)s)
+            * on (%(by)s) group_left ()
             (
               clamp_min(
                 clamp_max(
