@@ -133,11 +133,11 @@ local util = import '../lib/util.libsonnet';
     // with a 2-minute burst every 6, it lifted the gate past 100%, and a ramp under such
     // bursts was warned after its stall (scenarios/bursty-ramp-32w-500ms-p6-a35, +16.9 to
     // -0.8 m). Where the bound cannot be computed (no task finished in the window), the
-    // measured noise alone; where the noise
-    // is not measured yet (a pool's first quarter hour, predictNoiseMinSamples), the bound
-    // alone: until a pool has shown how it wanders, the most chance can make on it. A new
-    // pool of 1 worker of 0.5 s tasks at 75% read 92% on the 2m window within its first
-    // minutes and was warned under the plain 80% gate (mixin/README.md).
+    // measured noise alone; where the noise is not measured yet (a pool's first quarter hour,
+    // predictNoiseMinSamples) or never is (a sampled busy gauge), the bound alone: until a
+    // pool has shown how it wanders, the most chance can make on it. A new pool of 1 worker
+    // of 0.5 s tasks at 75% read 92% on the 2m window within its first minutes and was warned
+    // under the plain 80% gate (mixin/README.md).
     // The bound is taken at u no higher than predictPeakLevel: it is the chance of the peak
     // healthy traffic holds, what the gates stand above. Taken at the pool's own u it grew as
     // the pool filled, and a pool busy on every worker (u = 100%) had its gate past 100% from
@@ -270,7 +270,7 @@ local util = import '../lib/util.libsonnet';
           // Sources without saturated_seconds (CherryPy) fall back on exact utilization.
           // Not where the rate window's utilization stands within the pool's own noise of the
           // peak healthy traffic holds (rateGate, as the forecast's): one worker of 10 s tasks
-          // at 75%, or four at 60%, is busy through a 5m window again and again by chance, and
+          // at 75%, or two of 30 s, is busy through a 5m window again and again by chance, and
           // paged within hours (mixin/README.md, pools of few workers).
           expr: |||
             (
