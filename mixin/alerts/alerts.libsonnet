@@ -330,7 +330,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f) + busyCulprit,
           },
         },
         {
@@ -392,7 +392,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool queue waits burn their error budget fast.',
-            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations) over the last %(fastBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(fastBurnFactor)sx the budget.' % f,
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers) over the last %(fastBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(fastBurnFactor)sx the budget.' % f,
           },
         },
         {
@@ -408,7 +408,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool queue waits burn their error budget.',
-            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations) over the last %(slowBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(slowBurnFactor)sx the budget.' % f,
+            description: '{{ $value | humanizePercentage }} of the tasks of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) waited longer than the pool\'s objective ({{ with printf `%(waitObjective)s{job="%%s",instance="%%s",pool="%%s"}` $labels.job $labels.instance $labels.pool | query }}{{ . | first | value }}{{ end }}s; %(waitObjectiveSeconds)ss or %(waitObjectiveDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers) over the last %(slowBurnLongWindow)s, against an objective of %(objectivePercent)s%% within it: %(slowBurnFactor)sx the budget.' % f,
           },
         },
         {
