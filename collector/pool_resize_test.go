@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,10 +154,14 @@ func TestPoolResizeShrinkLetsTasksFinish(t *testing.T) {
 func TestPoolResizeShrinkIdleWorkersLeave(t *testing.T) {
 	p := NewPool("idle", 6)
 	t.Cleanup(func() { shutdown(t, p) })
-	before := runtime.NumGoroutine()
 	p.Resize(2)
 	waitFor(t, "workers to drop to 2", func() bool { return gather(t, p).value(t, contract.Workers) == 2 })
-	waitFor(t, "four worker goroutines to return", func() bool { return runtime.NumGoroutine() <= before-4 })
+	// The scrape clamps workers to max_workers: count the goroutines themselves.
+	waitFor(t, "four worker goroutines to return", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.live == 2
+	})
 	s := gather(t, p)
 	checkInvariants(t, s, nil, true)
 	if got := s.value(t, contract.MaxWorkers); got != 2 {
@@ -273,11 +276,13 @@ func TestPoolInvariantsWhileResizing(t *testing.T) {
 
 // TestLimiterResize: growing a full limiter starts the waiting requests at once; shrinking it
 // lets the running ones finish, and a request waiting meanwhile starts only once the running
-// ones fit the new size.
+// ones fit the new size. max_workers follows the size (or the busy count above it).
 func TestLimiterResize(t *testing.T) {
-	l := NewLimiter("http", 1)
+	l := NewLimiter("http", 2)
 	g := newGate()
 	srv := startServer(t, l.Wrap(g))
+	// Runs before srv.Close (cleanups run last first): a failed step leaves no handler held.
+	t.Cleanup(func() { close(g.release) })
 	defer http.DefaultClient.CloseIdleConnections()
 	var wg sync.WaitGroup
 	hold := func() {
@@ -299,17 +304,18 @@ func TestLimiterResize(t *testing.T) {
 			t.Errorf("%s: max_workers = %v, want %v", step, got, maxW)
 		}
 	}
-	for range 3 {
+	for range 4 {
 		hold()
 	}
-	state("one running, two waiting", 1, 1, 2)
-	l.Resize(3)
-	state("grown to 3: all running", 3, 3, 0)
+	state("two running, two waiting", 2, 2, 2)
+	l.Resize(5)
+	state("grown to 5: all four running", 5, 4, 0)
 	l.Resize(1)
 	hold()
-	state("shrunk to 1: three running, one waiting", 3, 3, 1)
+	state("shrunk to 1: four running, one waiting", 4, 4, 1)
 	g.release <- struct{}{} // one handler returns: its slot goes, not to the waiter
-	state("two running, still one waiting", 2, 2, 1)
+	state("three running, still one waiting", 3, 3, 1)
+	g.release <- struct{}{}
 	g.release <- struct{}{}
 	state("one running: the new size", 1, 1, 1)
 	g.release <- struct{}{} // now the slot passes to the waiter
@@ -318,7 +324,7 @@ func TestLimiterResize(t *testing.T) {
 	wg.Wait()
 	s := gather(t, l)
 	checkInvariants(t, s, nil, true)
-	if got := s.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess); got != 4 {
-		t.Errorf("completed{success} = %v, want 4", got)
+	if got := s.value(t, contract.TasksCompletedTotal, contract.OutcomeSuccess); got != 5 {
+		t.Errorf("completed{success} = %v, want 5", got)
 	}
 }
