@@ -137,10 +137,11 @@ const minSlots = 64
 const noPark = 1<<32 - 1
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
-// maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
-// says otherwise. Options: WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
+// maxWorkers tasks running at once, until SetMaxWorkers changes it (a pool resized while it
+// runs). workerpool_workers reports the capacity until SetWorkers says otherwise. Options:
+// WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
 //
-// The Tracker believes the pool's Start calls: if more than maxWorkers tasks run at once, the
+// The Tracker believes the pool's Start calls: if more tasks run at once than its capacity, the
 // pool can evidently run that many, and while it does a scrape reports max_workers (and
 // workers) equal to the busy count, the pool saturated, so that busy <= workers <= max_workers
 // holds on every scrape; declare the pool's real capacity to avoid it. Its memory follows the
