@@ -433,7 +433,7 @@ func (p *Pool) Resize(workers int) {
 	p.tr.workers.Store(int64(p.live))
 	// The queue is not empty only if no worker is idle: each new worker takes its head task,
 	// started once the lock is released; the rest go idle, which is room for blocked Submits.
-	starts := make([]*task, 0, add)
+	starts := make([]*task, 0, min(add, p.queued))
 	for range add {
 		t := p.popLocked()
 		if t == nil {
