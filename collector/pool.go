@@ -433,6 +433,8 @@ func (p *Pool) Resize(workers int) {
 	p.tr.workers.Store(int64(p.live))
 	// The queue is not empty only if no worker is idle: each new worker takes its head task,
 	// started once the lock is released; the rest go idle, which is room for blocked Submits.
+	// A Submit that read the clock before this Resize and takes a new idle worker starts no
+	// earlier than the resize: SetMaxWorkers floored every shard's clock at its reading.
 	starts := make([]*task, 0, min(add, p.queued))
 	for range add {
 		t := p.popLocked()

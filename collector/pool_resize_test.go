@@ -73,6 +73,51 @@ func TestPoolResizeGrowWakesBlockedSubmit(t *testing.T) {
 	close(b.release)
 }
 
+// TestPoolSubmitToNewWorkerStartsAfterTheResize: a Submit reads the clock, then stalls while a
+// Resize adds a worker; the task goes to that worker, which did not exist when the Submit read
+// the clock: it runs from the resize, not before (busy and saturated seconds would pass what
+// the clock allows).
+func TestPoolSubmitToNewWorkerStartsAfterTheResize(t *testing.T) {
+	clk := newTrapClock()
+	p := NewPool("grown", 1, WithQueueSize(0), WithClock(clk.Now))
+	t.Cleanup(func() { shutdown(t, p) })
+	a, b := newBlocker(), newBlocker()
+	if err := p.TrySubmit(a.task); err != nil { // a runs from t=0: saturated
+		t.Fatal(err)
+	}
+	<-a.started
+	clk.Advance(10 * time.Second)
+	clk.arm()
+	submitted := make(chan error)
+	go func() { submitted <- p.TrySubmit(b.task) }() // reads t=10, then stalls
+	<-clk.trapped
+	clk.Advance(10 * time.Second)
+	p.Resize(2) // t=20: a new, idle worker; no longer saturated
+	close(clk.release)
+	if err := <-submitted; err != nil {
+		t.Fatal(err)
+	}
+	<-b.started                   // on the new worker, from t=20: saturated again
+	clk.Advance(10 * time.Second) // t=30
+	s := gather(t, p)
+	checkInvariants(t, s, nil, false)
+	checkWithinElapsed(t, s, 30)
+	for name, want := range map[string]float64{
+		contract.BusySecondsTotal: 30 + 10, contract.SaturatedSecondsTotal: 20 + 10, contract.MaxWorkers: 2,
+	} {
+		if got := s.value(t, name); !near(got, want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	// The Submit reached the Tracker after the resize too: like any event whose clock reading
+	// predates a resize (or a scrape), it counts at the resize, where it started at once.
+	if w := s.histogram(t, contract.TaskWaitSeconds); w.GetSampleCount() != 2 || !near(w.GetSampleSum(), 0) {
+		t.Errorf("wait: %d tasks waiting %v s, want 2 and 0", w.GetSampleCount(), w.GetSampleSum())
+	}
+	close(a.release)
+	close(b.release)
+}
+
 // TestPoolResizeShrinkLetsTasksFinish: shrinking a pool of 4 busy workers to 1 cancels no
 // running task; the surplus workers take no queued task and leave as they finish, workers
 // drops with them, and the last worker then runs the queue.
