@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -236,8 +237,20 @@ func TestPoolShutdownAfterResizes(t *testing.T) {
 		defer cancel()
 		done <- p.Shutdown(ctx)
 	}()
-	waitFor(t, "Shutdown to close the pool", func() bool { return p.TrySubmit(func(context.Context) error { return nil }) != nil })
+	// Only ErrPoolClosed says the pool is closed: the probes fill the queue meanwhile, and a
+	// full queue (ErrQueueFull) would end the wait before Shutdown has run.
+	waitFor(t, "Shutdown to close the pool", func() bool {
+		return errors.Is(p.TrySubmit(func(context.Context) error { return nil }), ErrPoolClosed)
+	})
 	p.Resize(10) // closed: nothing starts
+	// The 8 workers are all held on their task, so none can have left: a Resize that grew
+	// the closed pool would show here (and its idle workers would keep Shutdown waiting).
+	p.mu.Lock()
+	live, size := p.live, p.size
+	p.mu.Unlock()
+	if live != 8 || size != 5 {
+		t.Errorf("Resize(10) after Shutdown: %d worker goroutines, size %d; want 8 and 5 as before", live, size)
+	}
 	close(hold)
 	if err := <-done; err != nil {
 		t.Fatalf("Shutdown: %v", err)
