@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestTrackerSetMaxWorkersSaturationExact resizes a tracked pool with a hand-moved clock and
@@ -204,4 +205,46 @@ func TestTrackerResizesRacingTasks(t *testing.T) {
 		t.Errorf("submitted %v, want %v", s2.value(t, contract.TasksSubmittedTotal), want)
 	}
 	t.Logf("%d scrapes, %d resizes", scrapes, resizes.Load())
+}
+
+// TestResizeArguments: Pool.Resize and Limiter.Resize refuse fewer than 1 worker, as their
+// constructors do, and leave the pool as it was; Tracker.SetMaxWorkers takes a negative
+// capacity as 0 (saturated from one busy worker), as NewTracker does.
+func TestResizeArguments(t *testing.T) {
+	mustPanic := func(what string, f func()) {
+		t.Helper()
+		defer func() {
+			if recover() == nil {
+				t.Errorf("%s did not panic", what)
+			}
+		}()
+		f()
+	}
+	p := NewPool("args", 2)
+	t.Cleanup(func() { shutdown(t, p) })
+	mustPanic("Pool.Resize(0)", func() { p.Resize(0) })
+	mustPanic("Pool.Resize(-1)", func() { p.Resize(-1) })
+	l := NewLimiter("args", 2)
+	mustPanic("Limiter.Resize(0)", func() { l.Resize(0) })
+	for name, c := range map[string]prometheus.Collector{"pool": p, "limiter": l} {
+		if got := gather(t, c).value(t, contract.MaxWorkers); got != 2 {
+			t.Errorf("%s: max_workers = %v after a refused resize, want 2", name, got)
+		}
+	}
+
+	clk := newFakeClock()
+	tr := NewTracker("args", 2, WithClock(clk.Now))
+	tr.SetMaxWorkers(-3)
+	k := tr.Submit()
+	k.Start()
+	clk.Advance(2 * time.Second)
+	s := gather(t, tr)
+	checkInvariants(t, s, nil, true)
+	if got := s.value(t, contract.SaturatedSecondsTotal); !near(got, 2) {
+		t.Errorf("capacity -3 (as 0), one busy for 2 s: saturated %v s, want 2", got)
+	}
+	k.Finish(OutcomeSuccess)
+	if got := gather(t, tr).value(t, contract.MaxWorkers); got != 0 {
+		t.Errorf("capacity -3, idle: max_workers = %v, want 0", got)
+	}
 }
