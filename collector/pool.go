@@ -413,7 +413,9 @@ func (p *Pool) Resize(workers int) {
 		return
 	}
 	// The Tracker's capacity changes under p.mu, so that two Resizes leave it with the size
-	// the pool keeps, and before a task starts on a new worker, so that busy never passes it.
+	// the pool keeps, and before a task starts on a new worker, so that busy does not pass it
+	// (unless a shrink comes in before the tasks popped below start: they then run as surplus,
+	// and max_workers shows the busy count until they finish, as after any shrink).
 	p.tr.SetMaxWorkers(workers)
 	p.size = workers
 	p.maxSpare = 2*workers + queueSpare(p.maxQueued)

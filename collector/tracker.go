@@ -79,9 +79,10 @@ type shard struct {
 	// satDown - satUp is the saturated time of every finished episode (minus the start of
 	// the current one, if any). They wrap around, harmlessly: only their difference counts.
 	satUp, satDown int64
-	// floor is the time of the last scrape: an event whose clock reading is older (read just
-	// before a scrape, applied just after) counts as happening at the scrape, so that what a
-	// scrape reported (the elapsed part of running tasks) is never taken back.
+	// floor is the time of the last scrape or SetMaxWorkers: an event whose clock reading is
+	// older (read just before, applied just after) counts as happening then, so that what a
+	// scrape reported (the elapsed part of running tasks) is never taken back, and no
+	// saturation crossing is noted before the resize that made it one.
 	floor int64
 	slots []slot
 	free  []uint32
