@@ -119,13 +119,18 @@ func TestTrackerAroundSemaphore(t *testing.T) {
 func TestTrackerAroundResizedPond(t *testing.T) {
 	clk := newFakeClock()
 	p := pond.NewPool(2, pond.WithQueueSize(10))
-	defer p.StopAndWait()
+	t.Cleanup(p.StopAndWait)
 	tr := NewTracker("pond", 2, WithQueueSize(10), WithClock(clk.Now))
 	resize := func(n int) {
 		p.Resize(n)
 		tr.SetMaxWorkers(n)
 	}
 	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	// Runs before StopAndWait (cleanups run last first): a failed step leaves no task held,
+	// or StopAndWait would wait for it until the whole package's test timeout.
+	t.Cleanup(free)
 	var tasks []pond.Task
 	for range 3 {
 		k := tr.Submit()
@@ -157,7 +162,7 @@ func TestTrackerAroundResizedPond(t *testing.T) {
 	resize(2)                               // t=15: pond keeps its 3 running
 	clk.Advance(2 * time.Second)
 	expect("shrunk to 2 under 3 running", 3, 3, 12) // t=17
-	close(release)
+	free()
 	for _, task := range tasks {
 		_ = task.Wait()
 	}
