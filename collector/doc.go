@@ -6,7 +6,8 @@
 // It offers three ways to get them, all prometheus.Collectors computing their values when
 // Prometheus scrapes (nothing samples in the background):
 //
-//   - Pool, a worker pool with a fixed number of workers and an optional bounded FIFO queue.
+//   - Pool, a worker pool with a number of workers (fixed, unless Resize changes it) and an
+//     optional bounded FIFO queue.
 //   - Tracker, for a pool you already have (pond, ants, a semaphore, your own): three
 //     allocation-free calls per task, Submit, then Start and Finish (or Reject) on the
 //     Ticket it returns.
@@ -56,6 +57,14 @@
 //
 // A Ticket only names the task, whose state the Tracker keeps: copies of it are the same
 // ticket, and each step (Start, Finish, Reject) happens once whichever copy takes it.
+//
+// A pool resized while it runs reports its new capacity from the resize on: Pool.Resize and
+// Limiter.Resize do it themselves; around pond, call Tracker.SetMaxWorkers with pond's Resize
+// (ExampleTracker_SetMaxWorkers). Saturation is counted against the capacity of each moment,
+// starting or ending at the resize when it moves the threshold across the busy count. A
+// shrink never cuts a running task short: while more run than the new size, max_workers
+// reports the busy count (as for any pool that runs more than its capacity), and a Pool's
+// surplus workers leave as they finish their task.
 //
 // # Semantics
 //

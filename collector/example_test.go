@@ -186,3 +186,28 @@ func ExampleRegisterRuntimeMetrics() {
 	// go_sched_goroutines_runnable_goroutines 1 <nil>
 	// go_goroutines 1 <nil>
 }
+
+// A pond pool resized while it runs: tell the Tracker each new size, and it reports the new
+// capacity and counts saturation (busy >= capacity) against it from the resize on.
+func ExampleTracker_SetMaxWorkers() {
+	pool := pond.NewPool(2)
+	tracker := collector.NewTracker("pond", 2)
+	prometheus.NewRegistry().MustRegister(tracker)
+
+	resize := func(n int) {
+		pool.Resize(n)
+		tracker.SetMaxWorkers(n)
+	}
+	resize(8)
+	for range 10 {
+		k := tracker.Submit()
+		pool.Go(func() { _ = k.Run(func() error { return nil }) })
+	}
+	pool.StopAndWait()
+	out, _ := testutil.CollectAndFormat(tracker, expfmt.TypeTextPlain, "workerpool_max_workers")
+	fmt.Print(string(out))
+	// Output:
+	// # HELP workerpool_max_workers Capacity of the pool: the most tasks that can run at once.
+	// # TYPE workerpool_max_workers gauge
+	// workerpool_max_workers{pool="pond"} 8
+}

@@ -110,3 +110,62 @@ func TestTrackerAroundSemaphore(t *testing.T) {
 		t.Errorf("saturated %v s, want at least the 500 ms the waiters waited", got)
 	}
 }
+
+// TestTrackerAroundResizedPond follows a real pond v2 pool through pond's own Resize, with a
+// hand-moved clock: each pond.Resize is told to the Tracker with SetMaxWorkers (and pond's
+// running workers with SetWorkers). Growing a saturated pond ends the saturation at the
+// resize; shrinking it below its busy workers (pond lets them finish) starts one there, and
+// max_workers follows pond's capacity, or the busy count while more run than it.
+func TestTrackerAroundResizedPond(t *testing.T) {
+	clk := newFakeClock()
+	p := pond.NewPool(2, pond.WithQueueSize(10))
+	t.Cleanup(p.StopAndWait)
+	tr := NewTracker("pond", 2, WithQueueSize(10), WithClock(clk.Now))
+	resize := func(n int) {
+		p.Resize(n)
+		tr.SetMaxWorkers(n)
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	// Runs before StopAndWait (cleanups run last first): a failed step leaves no task held,
+	// or StopAndWait would wait for it until the whole package's test timeout.
+	t.Cleanup(free)
+	var tasks []pond.Task
+	for range 3 {
+		k := tr.Submit()
+		tasks = append(tasks, p.Submit(func() { _ = k.Run(func() error { <-release; return nil }) }))
+	}
+	var prev scrape
+	expect := func(step string, maxW, busy, satSec float64) {
+		t.Helper()
+		var s scrape
+		waitFor(t, step, func() bool {
+			tr.SetWorkers(int(p.RunningWorkers()))
+			s = gather(t, tr)
+			return s.value(t, contract.BusyWorkers) == busy
+		})
+		checkInvariants(t, s, prev, true)
+		prev = s
+		for name, want := range map[string]float64{contract.MaxWorkers: maxW, contract.SaturatedSecondsTotal: satSec} {
+			if got := s.value(t, name); !near(got, want) {
+				t.Errorf("%s: %s = %v, want %v", step, name, got, want)
+			}
+		}
+	}
+	expect("2 of 2 running, 1 queued", 2, 2, 0) // t=0: saturated
+	clk.Advance(10 * time.Second)
+	resize(4) // t=10: pond starts a worker for the queued task: 3 busy of 4
+	expect("grown to 4", 4, 3, 10)
+	clk.Advance(5 * time.Second)
+	expect("3 of 4 busy for 5 s", 4, 3, 10) // t=15: not saturated
+	resize(2)                               // t=15: pond keeps its 3 running
+	clk.Advance(2 * time.Second)
+	expect("shrunk to 2 under 3 running", 3, 3, 12) // t=17
+	free()
+	for _, task := range tasks {
+		_ = task.Wait()
+	}
+	clk.Advance(time.Second)
+	expect("idle at 2", 2, 0, 12)
+}

@@ -27,8 +27,11 @@ type Limiter struct {
 	route      func(*http.Request) string // nil: r.Pattern
 
 	// The slots and the waiting line, under their own lock; the numbers are the Tracker's.
-	mu      sync.Mutex
-	running int // slots taken, at most tr.max
+	mu    sync.Mutex
+	slots int // how many requests may run at once: maxConcurrent, or the last Resize
+	// running is how many slots are taken: at most slots, except after a Resize that shrank
+	// them while more ran (those are never cut short; the surplus goes as they finish).
+	running int
 	// freedAt is the latest time a finishing request freed a slot (clock nanoseconds): a
 	// request that takes a slot starts no earlier, even if it read the clock before the lock.
 	freedAt    int64
@@ -60,6 +63,7 @@ func NewLimiter(name string, maxConcurrent int, opts ...LimiterOption) *Limiter 
 	}
 	return &Limiter{
 		tr:         newTracker(name, maxConcurrent, c.trackerConfig),
+		slots:      maxConcurrent,
 		maxQueued:  c.queueSize,
 		maxWait:    c.maxWait,
 		route:      c.route,
@@ -98,7 +102,7 @@ func (l *Limiter) acquire(r *http.Request) (Ticket, bool) {
 		t.setKind(k, kind)
 	}
 	l.mu.Lock()
-	if l.running < t.max && l.head == nil {
+	if l.running < l.slots && l.head == nil {
 		l.running++
 		// now was read before the lock: a slot freed in between was busy until then, and
 		// starting earlier would count it busy twice (busy and saturated seconds past the clock).
@@ -164,14 +168,43 @@ func (l *Limiter) unlinkLocked(w *waiter) {
 	l.waiting--
 }
 
-// release finishes k and passes its slot to the first waiter, started at the same instant.
+// Resize sets how many requests may run at once from now on (at least 1, as for
+// NewLimiter), and the tracked capacity with it (Tracker.SetMaxWorkers). Growing starts the
+// longest-waiting requests at once, as many as the new slots; shrinking never cuts a running
+// request short: while more run than the new size, a finishing request gives its slot up
+// rather than pass it to a waiter, until the running ones fit.
+func (l *Limiter) Resize(maxConcurrent int) {
+	if maxConcurrent < 1 {
+		panic(fmt.Sprintf("collector: Limiter %q resized to %d slots, need at least 1", l.tr.name, maxConcurrent))
+	}
+	t := l.tr
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Under l.mu, so that two Resizes leave the Tracker with the size the Limiter keeps, and
+	// before any waiter starts on a new slot, so that busy never passes the new capacity.
+	t.SetMaxWorkers(maxConcurrent)
+	l.slots = maxConcurrent
+	now := t.clock.now()
+	for l.running < l.slots && l.head != nil {
+		w := l.head
+		l.unlinkLocked(w)
+		l.running++
+		t.start(w.ticket, now) // the slot is new: nobody was busy on it before now
+		w.granted = true
+		close(w.ready)
+	}
+}
+
+// release finishes k and passes its slot to the first waiter, started at the same instant;
+// after a Resize that shrank the limiter, it gives the slot up instead while more requests run
+// than the new size allows.
 func (l *Limiter) release(k Ticket, o Outcome) {
 	t := l.tr
 	now := t.clock.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	w := l.head
-	if w == nil {
+	if w == nil || l.running > l.slots {
 		t.finish(k, o, now)
 		l.running--
 		l.freedAt = max(l.freedAt, now)

@@ -12,9 +12,9 @@ import (
 // given to SubmitWithContext. A returned error counts the task as outcome "error".
 type Task func(ctx context.Context) error
 
-// Pool runs tasks on a fixed number of workers, all started by NewPool, with a FIFO queue in
-// front of them (unbounded unless WithQueueSize bounds it). It is a prometheus.Collector
-// exposing every series of the metric contract under the pool's name.
+// Pool runs tasks on a number of workers, all started by NewPool (and changed by Resize),
+// with a FIFO queue in front of them (unbounded unless WithQueueSize bounds it). It is a
+// prometheus.Collector exposing every series of the metric contract under the pool's name.
 //
 // A task counts as submitted and queued from the call that offers it, including the time
 // that call spends waiting for room; it starts at once if a worker is idle. Once accepted, a
@@ -37,10 +37,14 @@ type Pool struct {
 	nspare     int   // nodes in spare, at most maxSpare: a burst's nodes go back to the GC
 	maxSpare   int
 	idle       []*worker
-	live       int
-	closed     bool
-	room       chan struct{} // closed when the queue loses a task; made only when a Submit waits
-	exited     chan struct{} // closed when the last worker returns
+	size       int // the workers the pool should have: NewPool's, then Resize's
+	// staffed counts the workers not told to leave: running a task, idle, or about to take
+	// one. Above size after a shrink, until as many have finished their task and left.
+	staffed int
+	live    int // worker goroutines not yet returned (staffed, plus those leaving)
+	closed  bool
+	room    chan struct{} // closed when the queue loses a task; made only when a Submit waits
+	exited  chan struct{} // closed when the last worker returns
 
 	// idleAt is the latest time a worker went idle, having finished its task (clock
 	// nanoseconds): a task handed to an idle worker starts no earlier, even if its Submit
@@ -82,9 +86,12 @@ func NewPool(name string, workers int, opts ...PoolOption) *Pool {
 		// Enough recycled nodes for the workers' tasks, the queue (up to 1024 of it) and as
 		// many Submits waiting: beyond that, a burst's nodes are left to the GC once it ends.
 		maxSpare: 2*workers + queueSpare(c.queueSize),
+		size:     workers,
+		staffed:  workers,
 		live:     workers,
 		exited:   make(chan struct{}),
 	}
+	p.tr.workers.Store(int64(workers))
 	for range workers {
 		w := &worker{wake: make(chan *task, 1)}
 		p.idle = append(p.idle, w)
@@ -351,31 +358,107 @@ func (p *Pool) next(w *worker, done *task, o Outcome) *task {
 	finished := done.ticket
 	p.mu.Lock()
 	p.recycleLocked(done)
-	if t := p.popLocked(); t != nil {
-		p.mu.Unlock()
-		p.tr.handover(finished, o, t.ticket, now)
-		return t
+	// A worker beyond the pool's size (after a shrink) takes no new task: it leaves below.
+	if p.staffed <= p.size {
+		if t := p.popLocked(); t != nil {
+			p.mu.Unlock()
+			p.tr.handover(finished, o, t.ticket, now)
+			return t
+		}
 	}
 	p.mu.Unlock()
 	// Nothing to run: finish before going idle, so that a task handed to this worker once it
 	// is idle cannot be counted busy while the finished one still is (busy would pass max).
 	p.tr.finish(finished, o, now)
 	p.mu.Lock()
-	if t := p.popLocked(); t != nil { // it came while the lock was released
-		p.mu.Unlock()
-		p.tr.start(t.ticket, now)
-		return t
+	if p.staffed <= p.size {
+		if t := p.popLocked(); t != nil { // it came while the lock was released
+			p.mu.Unlock()
+			p.tr.start(t.ticket, now)
+			return t
+		}
 	}
-	if !p.closed {
+	if p.closed || p.staffed > p.size {
+		// The pool is closing and its queue is empty, or the pool is shrinking: the worker
+		// leaves (work returns). While staffed > size no worker is idle (Resize sent the idle
+		// ones away first, and none goes idle), so the tasks in the queue wait for the
+		// workers that stay, at least one, never for an idle one.
+		p.staffed--
+		close(w.wake)
+	} else {
 		p.idleAt = max(p.idleAt, now)
 		p.idle = append(p.idle, w)
 		// An idle worker is room, and with WithQueueSize(0) the only room there is.
 		p.wakeSubmittersLocked()
-	} else {
-		close(w.wake)
 	}
 	p.mu.Unlock()
 	return nil
+}
+
+// Resize sets the number of workers the pool runs from now on; workers must be at least 1,
+// as for NewPool. Growing starts the new workers at once, hands them the tasks at the head
+// of the queue and wakes the Submits waiting for room. Shrinking never stops a running task:
+// idle workers beyond the new size leave at once, busy ones as they finish their task (they
+// take no new one), so the tasks in the queue wait for the workers that stay.
+// workerpool_max_workers reports the new size from now on (Tracker.SetMaxWorkers, with the
+// saturated time counted against it), and workerpool_workers the workers alive while the
+// surplus drains. After Shutdown, Resize does nothing: the pool's workers are leaving.
+func (p *Pool) Resize(workers int) {
+	if workers < 1 {
+		panic(fmt.Sprintf("collector: Pool %q resized to %d workers, need at least 1", p.tr.name, workers))
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	// The Tracker's capacity changes under p.mu, so that two Resizes leave it with the size
+	// the pool keeps, and before a task starts on a new worker, so that busy does not pass it
+	// (unless a shrink comes in before the tasks popped below start: they then run as surplus,
+	// and max_workers shows the busy count until they finish, as after any shrink).
+	p.tr.SetMaxWorkers(workers)
+	p.size = workers
+	p.maxSpare = 2*workers + queueSpare(p.maxQueued)
+	for p.staffed > p.size && len(p.idle) > 0 {
+		w := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		p.staffed--
+		close(w.wake)
+	}
+	add := p.size - p.staffed // surplus workers still finishing a task count as staff: they stay
+	if add <= 0 {
+		p.mu.Unlock()
+		return
+	}
+	p.staffed += add
+	p.live += add
+	p.tr.workers.Store(int64(p.live))
+	// The queue is not empty only if no worker is idle: each new worker takes its head task,
+	// started once the lock is released; the rest go idle, which is room for blocked Submits.
+	// A Submit that read the clock before this Resize and takes a new idle worker starts no
+	// earlier than the resize: SetMaxWorkers floored every shard's clock at its reading.
+	starts := make([]*task, 0, min(add, p.queued))
+	for range add {
+		t := p.popLocked()
+		if t == nil {
+			break
+		}
+		starts = append(starts, t)
+	}
+	for range add - len(starts) {
+		w := &worker{wake: make(chan *task, 1)}
+		p.idle = append(p.idle, w)
+		go p.work(w, nil)
+	}
+	if len(starts) < add {
+		p.wakeSubmittersLocked()
+	}
+	p.mu.Unlock()
+	now := p.tr.clock.now()
+	for _, t := range starts {
+		p.tr.start(t.ticket, now) // before its worker can finish it
+		go p.work(&worker{wake: make(chan *task, 1)}, t)
+	}
 }
 
 // popLocked takes the head of the queue, dropping the tasks whose own context has ended and
@@ -405,6 +488,7 @@ func (p *Pool) Shutdown(ctx context.Context) error {
 		for _, w := range p.idle {
 			close(w.wake)
 		}
+		p.staffed -= len(p.idle)
 		p.idle = p.idle[:0]
 		p.wakeSubmittersLocked()
 	}

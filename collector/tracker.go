@@ -29,11 +29,15 @@ import (
 // A scrape takes every shard's lock at once, so it still sees one consistent snapshot.
 // The calls allocate nothing. Pool and Limiter are built on a Tracker.
 type Tracker struct {
-	name      string
+	name string
+	// max and satAt are the pool's capacity and the busy count from which it is saturated,
+	// max(max, 1). They change only under every shard's lock (SetMaxWorkers), and are read
+	// under a shard's lock (addBusy) or all of them (snapshot): plain fields, no atomic on
+	// the hot path.
 	max       int
-	satAt     int64 // busy workers from which the pool counts as saturated: max(max, 1)
-	maxQueued int   // < 0: unbounded, the series is not exposed
-	maxRoutes int   // routes exposed besides "other"
+	satAt     int64
+	maxQueued int // < 0: unbounded, the series is not exposed
+	maxRoutes int // routes exposed besides "other"
 	clock     clock
 	descs     descs
 	// Native histograms, nil unless WithNativeHistograms asked for them.
@@ -55,7 +59,7 @@ type Tracker struct {
 	_       [60]byte
 	busy    atomic.Int64 // the shards' busy tasks summed, kept to see saturation begin and end
 	_       [56]byte
-	workers atomic.Int64 // workers alive, as set by SetWorkers (the Pool sets it itself)
+	workers atomic.Int64 // workers alive, as set by SetWorkers (the Pool sets it itself); < 0: max
 }
 
 // shard is one part of a tracker's state, guarded by its own lock. A task stays in the shard
@@ -75,9 +79,10 @@ type shard struct {
 	// satDown - satUp is the saturated time of every finished episode (minus the start of
 	// the current one, if any). They wrap around, harmlessly: only their difference counts.
 	satUp, satDown int64
-	// floor is the time of the last scrape: an event whose clock reading is older (read just
-	// before a scrape, applied just after) counts as happening at the scrape, so that what a
-	// scrape reported (the elapsed part of running tasks) is never taken back.
+	// floor is the time of the last scrape or SetMaxWorkers: an event whose clock reading is
+	// older (read just before, applied just after) counts as happening then, so that what a
+	// scrape reported (the elapsed part of running tasks) is never taken back, and no
+	// saturation crossing is noted before the resize that made it one.
 	floor int64
 	slots []slot
 	free  []uint32
@@ -133,10 +138,11 @@ const minSlots = 64
 const noPark = 1<<32 - 1
 
 // NewTracker returns a Tracker for the pool called name (the "pool" label), whose capacity is
-// maxWorkers tasks running at once. workerpool_workers reports maxWorkers until SetWorkers
-// says otherwise. Options: WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
+// maxWorkers tasks running at once, until SetMaxWorkers changes it (a pool resized while it
+// runs). workerpool_workers reports the capacity until SetWorkers says otherwise. Options:
+// WithQueueSize (the capacity to expose), WithNativeHistograms, WithClock.
 //
-// The Tracker believes the pool's Start calls: if more than maxWorkers tasks run at once, the
+// The Tracker believes the pool's Start calls: if more tasks run at once than its capacity, the
 // pool can evidently run that many, and while it does a scrape reports max_workers (and
 // workers) equal to the busy count, the pool saturated, so that busy <= workers <= max_workers
 // holds on every scrape; declare the pool's real capacity to avoid it. Its memory follows the
@@ -174,7 +180,7 @@ func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 	for i := range t.shards {
 		t.shards[i].park = noPark
 	}
-	t.workers.Store(int64(maxWorkers))
+	t.workers.Store(-1) // all started, whatever the capacity becomes, until SetWorkers
 	return t
 }
 
@@ -182,11 +188,69 @@ func newTracker(name string, maxWorkers int, c trackerConfig) *Tracker {
 func (t *Tracker) Name() string { return t.name }
 
 // SetWorkers reports how many workers the tracked pool has alive now, for pools that start
-// workers lazily or shrink when idle. By default a Tracker reports maxWorkers. n is clamped to
-// [0, maxWorkers], and a scrape never reports fewer workers than busy ones (a busy worker is
-// alive), so that busy <= workers <= max_workers holds whatever the tracked pool says.
+// workers lazily or shrink when idle. By default a Tracker reports its capacity (maxWorkers,
+// or what SetMaxWorkers last set). n is clamped at each scrape to [0, the capacity of that
+// moment], and a scrape never reports fewer workers than busy ones (a busy worker is alive),
+// so that busy <= workers <= max_workers holds whatever the tracked pool says, and in
+// whatever order it reports a resize and its workers.
 func (t *Tracker) SetWorkers(n int) {
-	t.workers.Store(int64(min(max(n, 0), t.max)))
+	t.workers.Store(int64(max(n, 0)))
+}
+
+// SetMaxWorkers sets the tracked pool's capacity from now on, for a pool resized while it
+// runs (pond's Resize, for one): workerpool_max_workers reports n from the next scrape, and
+// saturation is counted against it. If the resize moves the saturation threshold, max(n, 1)
+// busy workers, across the number busy now, a saturation episode starts or ends at this
+// call's clock reading, so workerpool_saturated_seconds_total stays exact. Tasks already
+// running beyond a shrunk capacity are not the Tracker's to stop: while they run, a scrape
+// reports max_workers equal to busy, as for any pool that runs more than its capacity.
+// SetMaxWorkers takes every shard's lock, as a scrape does; the per-task calls are not
+// slowed by it. A negative n counts as 0.
+func (t *Tracker) SetMaxWorkers(n int) {
+	n = max(n, 0)
+	t.lockAll()
+	now := t.nowLocked()
+	// Every addBusy runs under a shard's lock, all of which are held: busy cannot move, and
+	// the crossing noted here alternates with theirs, as addBusy's own do.
+	busy, satAt := t.busy.Load(), int64(max(n, 1))
+	switch {
+	case busy < t.satAt && busy >= satAt:
+		t.shards[0].satUp += now
+	case busy >= t.satAt && busy < satAt:
+		t.shards[0].satDown += now
+	}
+	t.max, t.satAt = n, satAt
+	// An event that read the clock before this call and takes its shard's lock after it
+	// counts as happening at the resize, as one read before a scrape counts at the scrape: a
+	// crossing of the new threshold is then never noted before the resize made it one.
+	for i := range t.shards {
+		t.shards[i].floor = now
+	}
+	t.unlockAll()
+}
+
+// lockAll takes every shard's lock, in index order (handover takes two in that order too).
+func (t *Tracker) lockAll() {
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+	}
+}
+
+func (t *Tracker) unlockAll() {
+	for i := range t.shards {
+		t.shards[i].mu.Unlock()
+	}
+}
+
+// nowLocked reads the clock with every shard's lock held: no event already applied is later
+// (each read its clock before its lock, or was clamped to a floor), and every one to come is
+// clamped to it.
+func (t *Tracker) nowLocked() int64 {
+	now := t.clock.now()
+	for i := range t.shards {
+		now = max(now, t.shards[i].floor)
+	}
+	return now
 }
 
 // Submit records a task offered to the pool: it counts as submitted and queued from now (a
@@ -524,15 +588,10 @@ type snapshot struct {
 }
 
 func (t *Tracker) snapshot() snapshot {
-	for i := range t.shards {
-		t.shards[i].mu.Lock()
-	}
+	t.lockAll()
 	// Read the clock once every shard is held: every event already applied read its clock
 	// before, so none is later than now, and every event still to come is clamped to now.
-	now := t.clock.now()
-	for i := range t.shards {
-		now = max(now, t.shards[i].floor)
-	}
+	now := t.nowLocked()
 	snap := snapshot{max: t.max, maxQueued: t.maxQueued}
 	var runningNanos, saturated int64
 	var kinds route.Tally
@@ -579,14 +638,17 @@ func (t *Tracker) snapshot() snapshot {
 	snap.saturatedSeconds = seconds(t.satReported)
 	snap.nativeWait = freeze(t.nativeWait)
 	snap.nativeDuration = freeze(t.nativeDuration)
-	for i := range t.shards {
-		t.shards[i].mu.Unlock()
+	workers := int(t.workers.Load())
+	t.unlockAll()
+	if workers < 0 { // never set: every worker the capacity allows
+		workers = snap.max
 	}
-	// A tracked pool running more tasks than the maxWorkers it was declared with can run
-	// that many: while it does, max_workers reports the busy count (the pool is saturated,
-	// as addBusy counts it), so that busy <= workers <= max_workers holds on every scrape.
-	snap.max = max(t.max, snap.busy)
-	snap.workers = min(max(int(t.workers.Load()), snap.busy), snap.max)
+	// A tracked pool running more tasks than its capacity (declared, or shrunk while they
+	// ran) can run that many: while it does, max_workers reports the busy count (the pool is
+	// saturated, as addBusy counts it), so that busy <= workers <= max_workers holds on every
+	// scrape.
+	snap.max = max(snap.max, snap.busy)
+	snap.workers = min(max(workers, snap.busy), snap.max)
 	snap.busySeconds = (snap.duration.sumNanos + float64(runningNanos)) / float64(time.Second)
 	snap.oldestQueued = seconds(now - oldestQ)
 	snap.oldestRunning = seconds(now - oldestR)
