@@ -188,7 +188,8 @@ func ExampleRegisterRuntimeMetrics() {
 }
 
 // A pond pool resized while it runs: tell the Tracker each new size, and it reports the new
-// capacity and counts saturation (busy >= capacity) against it from the resize on.
+// capacity and counts saturation (busy >= capacity) against it from the resize on. pond's
+// size 0 means unbounded, which a Tracker cannot be: never pass it 0 for that.
 func ExampleTracker_SetMaxWorkers() {
 	pool := pond.NewPool(2)
 	tracker := collector.NewTracker("pond", 2)

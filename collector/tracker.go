@@ -205,7 +205,9 @@ func (t *Tracker) SetWorkers(n int) {
 // running beyond a shrunk capacity are not the Tracker's to stop: while they run, a scrape
 // reports max_workers equal to busy, as for any pool that runs more than its capacity.
 // SetMaxWorkers takes every shard's lock, as a scrape does; the per-task calls are not
-// slowed by it. A negative n counts as 0.
+// slowed by it. A negative n counts as 0. A capacity of 0 is no worker at all (saturated
+// from the first busy one), not "unbounded" as pond's Resize(0) and NewPool(0) mean: a Tracker
+// has no unbounded capacity, so give it the most tasks the pool will really run at once.
 func (t *Tracker) SetMaxWorkers(n int) {
 	n = max(n, 0)
 	t.lockAll()
