@@ -66,9 +66,12 @@
     // Three sigmas above it a reading is no chance: a pool held there for hours reads dozens
     // of independent 2m windows, among which two sigmas come by chance and three seldom. The
     // noise is measured, not modelled (any task shape, any scrape interval): the median, over
-    // predictNoiseWindow, of the second difference of the utilization a window apart,
-    // |u(t) - 2u(t-W) + u(t-2W)|, which a steady trend leaves at 0 and a load that turns
-    // moves only at the turn; for independent windows it is 0.6745 * sqrt(6) sigma. Quiet
+    // predictNoiseWindow, of the second difference of the busy workers a window apart,
+    // |b(t) - 2b(t-W) + b(t-2W)|, which a steady trend leaves at 0 and a load that turns
+    // moves only at the turn; for independent windows it is 0.6745 * sqrt(6) sigma. Each turn
+    // is divided by the square root of its busy workers and the median multiplied back at
+    // predictPeakLevel (chance noise grows as the square root of the load): a pool that surged
+    // from 30% is judged by its noise at 75%, not by the smaller one of its quieter hour. Quiet
     // pools (sigma under 1.7%, e.g. 16 workers of 0.2 s tasks at 1%) keep 80% and their
     // leads. Sources with a sampled busy gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) keep
     // the plain 80%: their 2m mean of 4-8 reads is noisy by sampling (11% on 8 PHP-FPM

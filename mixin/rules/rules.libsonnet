@@ -23,7 +23,7 @@ local util = import '../lib/util.libsonnet';
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
-    secondDifference(w):: 'pool:workerpool_busy_workers:second_difference_rate%s' % w,
+    secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
     noise(w):: 'pool:workerpool_busy_workers:noise_rate%s' % w,
   },
 
@@ -292,29 +292,39 @@ local util = import '../lib/util.libsonnet';
             // The turn of the mean busy workers over two windows a window apart, |b(t) -
             // 2b(t-W) + b(t-2W)|: 0 for any steady trend, so what remains is the noise
             // (config.libsonnet, predictNoise*). Sources with busy seconds only: a sampled
-            // gauge's noise is its sampling. In busy workers, not utilization: at the same
-            // load a pool's busy workers wander as much whatever its size, so the gates divide
-            // by the capacity of the moment, and a pool resized within the noise window is
-            // not judged by the noise of its old size (halved for a pool shrunk from 8
-            // workers to 4, whose 2m readings then passed its gate by chance).
+            // gauge's noise is its sampling. Divided by the square root of the busy workers
+            // at its middle: busy workers wander by chance about as the square root of their
+            // mean (tasks arriving at random: Poisson), so the turn per square-rooted busy
+            // worker is the pool's own at any load, and the noise (below) can be taken at the
+            // load the gates judge, not at the load of the hour it was measured in. An idle
+            // window (no busy worker) has no turn to scale and counts for nothing.
             record: n.secondDifference(w),
             expr: |||
               abs(%(b)s - 2 * (%(b)s offset %(w)s) + (%(b)s offset %(w2)s))
+              / sqrt((%(b)s offset %(w)s) > 0)
               and on (%(by)s)
               present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
             ||| % { b: b, w: w, w2: util.duration(2 * util.seconds(w)), by: util.labelList(c.poolLabels), p: p },
           },
           {
-            // The noise of the busy workers over w (one sigma): the median turn over
-            // predictNoiseWindow, / (0.6745 * sqrt(6)) (the median of |N(0, 6 sigma^2)|). The
-            // median, not the mean: a restart, a resize or a surge's corners turn the load
-            // for a few windows, the noise in all of them.
+            // The noise of the busy workers over w (one sigma) at predictPeakLevel of the
+            // capacity of the moment, the load the gates stand above: the median turn over
+            // predictNoiseWindow, / (0.6745 * sqrt(6)) (the median of |N(0, 6 sigma^2)|),
+            // times the square root of those busy workers. The median, not the mean: a
+            // restart, a resize or a surge's corners turn the load for a few windows, the
+            // noise in all of them. Taken at the hour's own load instead, the noise of a pool
+            // that surged from 30% to a healthy 75% was that of 30%, two thirds of its own,
+            // and its first readings at 75% passed the gate by chance.
+            // In busy workers: the gates divide by the capacity of the moment, so a pool
+            // resized within the hour is judged at its new size.
             record: n.noise(w),
             expr: |||
               quantile_over_time(0.5, %(d)s[%(h)s]) / %(k)s
+              * on (%(by)s) group_left ()
+              sqrt(%(peak)s * %(capacity)s)
               and
               count_over_time(%(d)s[%(h)s]) >= %(min)s
-            ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples },
+            ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples, by: util.labelList(c.poolLabels), peak: util.num(c.predictPeakLevel), capacity: $.capacity(c) },
           },
         ]
         for pair in (if shortWindowApart then [[c.predictNowWindow, n.busyNow]] else []) + [[c.rateWindow, n.busy]]
