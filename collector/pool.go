@@ -92,13 +92,21 @@ func NewPool(name string, workers int, opts ...PoolOption) *Pool {
 		exited:   make(chan struct{}),
 	}
 	p.tr.workers.Store(int64(workers))
-	for range workers {
-		w := &worker{wake: make(chan *task, 1)}
+	p.startIdleLocked(workers) // nobody else has p yet
+	return p
+}
+
+// startIdleLocked starts n workers with no task, idle: room for the next Submits. The caller
+// holds p.mu (or is NewPool) and has counted them in staffed and live.
+func (p *Pool) startIdleLocked(n int) {
+	for range n {
+		w := newWorker()
 		p.idle = append(p.idle, w)
 		go p.work(w, nil)
 	}
-	return p
 }
+
+func newWorker() *worker { return &worker{wake: make(chan *task, 1)} }
 
 func queueSpare(queueSize int) int {
 	if queueSize < 0 || queueSize > 1024 {
@@ -445,11 +453,7 @@ func (p *Pool) Resize(workers int) {
 		}
 		starts = append(starts, t)
 	}
-	for range add - len(starts) {
-		w := &worker{wake: make(chan *task, 1)}
-		p.idle = append(p.idle, w)
-		go p.work(w, nil)
-	}
+	p.startIdleLocked(add - len(starts))
 	if len(starts) < add {
 		p.wakeSubmittersLocked()
 	}
@@ -457,7 +461,7 @@ func (p *Pool) Resize(workers int) {
 	now := p.tr.clock.now()
 	for _, t := range starts {
 		p.tr.start(t.ticket, now) // before its worker can finish it
-		go p.work(&worker{wake: make(chan *task, 1)}, t)
+		go p.work(newWorker(), t)
 	}
 }
 
