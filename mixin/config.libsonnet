@@ -73,10 +73,10 @@
     // predictPeakLevel (chance noise grows as the square root of the load): a pool that surged
     // from 30% is judged by its noise at 75%, not by the smaller one of its quieter hour. Quiet
     // pools (sigma under 1.7%, e.g. 16 workers of 0.2 s tasks at 1%) keep 80% and their
-    // leads. Sources with a sampled busy gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) keep
-    // the plain 80%: their 2m mean of 4-8 reads is noisy by sampling (11% on 8 PHP-FPM
-    // children), which would lift the gate past the load their ramps must be warned at
-    // (mixin/README.md).
+    // leads. Sources with a sampled busy gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) have no
+    // measured noise: their 2m mean of 4-8 reads is noisy by sampling (11% on 8 PHP-FPM
+    // children), which would lift the gate past the load their ramps must be warned at; they
+    // take the chance bound alone (alerts.libsonnet, noiseOf; mixin/README.md).
     predictPeakLevel: 0.75,
     predictNoiseSigmas: 3,
     // The most noise chance can make, as a multiple of the Poisson noise u * d / (c * W) of
