@@ -63,7 +63,10 @@ func TestRoutesThroughExporter(t *testing.T) {
 		after := time.Since(sent).Seconds()
 		s := parse(t, body)
 		busy, oldest = s.routeSeries(pool)
-		if b, _ := s.value(contract.BusyWorkers, "pool", pool); b == threads && len(busy) == 2 {
+		// Judged once every busy thread's request is named: a thread that has just taken its
+		// connection is busy before cpstats knows the request's path, and its route is not
+		// counted yet (CI saw GET /slow/users/:id at 2 of 3 with the threads all busy).
+		if b, _ := s.value(contract.BusyWorkers, "pool", pool); b == threads && len(busy) == 2 && busy["GET /slow/users/:id"]+busy["GET /slow"] == threads {
 			want := map[string]float64{"GET /slow/users/:id": 3, "GET /slow": 1}
 			for r, n := range want {
 				if busy[r] != n {
