@@ -147,11 +147,7 @@ func TestTrackerAroundResizedPond(t *testing.T) {
 		})
 		checkInvariants(t, s, prev, true)
 		prev = s
-		for name, want := range map[string]float64{contract.MaxWorkers: maxW, contract.SaturatedSecondsTotal: satSec} {
-			if got := s.value(t, name); !near(got, want) {
-				t.Errorf("%s: %s = %v, want %v", step, name, got, want)
-			}
-		}
+		s.expect(t, step, map[string]float64{contract.MaxWorkers: maxW, contract.SaturatedSecondsTotal: satSec})
 	}
 	expect("2 of 2 running, 1 queued", 2, 2, 0) // t=0: saturated
 	clk.Advance(10 * time.Second)

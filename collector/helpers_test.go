@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -172,6 +174,18 @@ func checkInvariants(t testing.TB, s, prev scrape, quiescent bool) {
 	for _, r := range contract.Reasons {
 		if now, before := s.value(t, contract.TasksRejectedTotal, r), prev.value(t, contract.TasksRejectedTotal, r); now < before {
 			t.Errorf("rejected{%s} went back from %v to %v", r, before, now)
+		}
+	}
+}
+
+// expect checks the value of each named series (as value reads it) against want, to within
+// near, naming the step in every mismatch; in name order, so that the errors read the same
+// on every run.
+func (s scrape) expect(t testing.TB, step string, want map[string]float64) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if got := s.value(t, name); !near(got, want[name]) {
+			t.Errorf("%s: %s = %v, want %v", step, name, got, want[name])
 		}
 	}
 }

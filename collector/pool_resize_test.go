@@ -39,13 +39,9 @@ func TestPoolResizeGrowStartsQueuedTasks(t *testing.T) {
 	}
 	s := gather(t, p)
 	checkInvariants(t, s, nil, true)
-	for name, want := range map[string]float64{
+	s.expect(t, "grown to 5 with 4 tasks", map[string]float64{
 		contract.MaxWorkers: 5, contract.Workers: 5, contract.BusyWorkers: 4, contract.QueuedTasks: 0,
-	} {
-		if got := s.value(t, name); got != want {
-			t.Errorf("grown to 5 with 4 tasks: %s = %v, want %v", name, got, want)
-		}
-	}
+	})
 	for _, b := range append(queued, first) {
 		close(b.release)
 	}
@@ -103,13 +99,9 @@ func TestPoolSubmitToNewWorkerStartsAfterTheResize(t *testing.T) {
 	s := gather(t, p)
 	checkInvariants(t, s, nil, false)
 	checkWithinElapsed(t, s, 30)
-	for name, want := range map[string]float64{
+	s.expect(t, "grown at t=20, both busy at t=30", map[string]float64{
 		contract.BusySecondsTotal: 30 + 10, contract.SaturatedSecondsTotal: 20 + 10, contract.MaxWorkers: 2,
-	} {
-		if got := s.value(t, name); !near(got, want) {
-			t.Errorf("%s = %v, want %v", name, got, want)
-		}
-	}
+	})
 	// The Submit reached the Tracker after the resize too: like any event whose clock reading
 	// predates a resize (or a scrape), it counts at the resize, where it started at once.
 	if w := s.histogram(t, contract.TaskWaitSeconds); w.GetSampleCount() != 2 || !near(w.GetSampleSum(), 0) {
@@ -161,11 +153,7 @@ func TestPoolResizeShrinkLetsTasksFinish(t *testing.T) {
 		})
 		checkInvariants(t, s, prev, true)
 		prev = s
-		for name, want := range map[string]float64{contract.MaxWorkers: maxW, contract.QueuedTasks: queued} {
-			if got := s.value(t, name); got != want {
-				t.Errorf("%s: %s = %v, want %v", step, name, got, want)
-			}
-		}
+		s.expect(t, step, map[string]float64{contract.MaxWorkers: maxW, contract.QueuedTasks: queued})
 	}
 	expect("shrunk to 1 with 4 running", 4, 4, 4, 2)
 	close(running[0].release)

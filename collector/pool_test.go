@@ -69,41 +69,29 @@ func TestPoolRunningTasksCountAtScrapeTime(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	s := gather(t, p)
 	checkInvariants(t, s, nil, false)
-	for name, want := range map[string]float64{
+	s.expect(t, "two running for 10 s", map[string]float64{
 		contract.BusyWorkers: 2, contract.BusySecondsTotal: 20, contract.SaturatedSecondsTotal: 10,
 		contract.OldestRunningAgeSecs: 10, contract.OldestQueuedAgeSeconds: 0, contract.QueuedTasks: 0,
-	} {
-		if got := s.value(t, name); !near(got, want) {
-			t.Errorf("two running for 10 s: %s = %v, want %v", name, got, want)
-		}
-	}
+	})
 	if err := p.TrySubmit(b3.task); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(3 * time.Second)
 	s2 := gather(t, p)
 	checkInvariants(t, s2, s, false)
-	for name, want := range map[string]float64{
+	s2.expect(t, "one queued for 3 s", map[string]float64{
 		contract.QueuedTasks: 1, contract.OldestQueuedAgeSeconds: 3, contract.BusySecondsTotal: 26,
 		contract.SaturatedSecondsTotal: 13, contract.OldestRunningAgeSecs: 13,
-	} {
-		if got := s2.value(t, name); !near(got, want) {
-			t.Errorf("one queued for 3 s: %s = %v, want %v", name, got, want)
-		}
-	}
+	})
 	close(b2.release) // the second task leaves first; b3 takes its worker
 	<-b3.started
 	clk.Advance(time.Second)
 	s3 := gather(t, p)
 	checkInvariants(t, s3, s2, false)
-	for name, want := range map[string]float64{
+	s3.expect(t, "after b2 finished", map[string]float64{
 		contract.QueuedTasks: 0, contract.OldestQueuedAgeSeconds: 0, contract.BusySecondsTotal: 28,
 		contract.OldestRunningAgeSecs: 14, // b1, still running, started first
-	} {
-		if got := s3.value(t, name); !near(got, want) {
-			t.Errorf("after b2 finished: %s = %v, want %v", name, got, want)
-		}
-	}
+	})
 	if w := s3.histogram(t, contract.TaskWaitSeconds); w.GetSampleCount() != 3 || !near(w.GetSampleSum(), 3) {
 		t.Errorf("wait histogram count %d sum %v, want 3 tasks waiting 3 s in all", w.GetSampleCount(), w.GetSampleSum())
 	}
@@ -501,11 +489,7 @@ func TestPoolBlockedSubmittersCountAsQueued(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	s := gather(t, p)
 	checkInvariants(t, s, nil, false)
-	for name, want := range map[string]float64{contract.QueuedTasks: 3, contract.TasksSubmittedTotal: 4, contract.BusyWorkers: 1} {
-		if got := s.value(t, name); got != want {
-			t.Errorf("three callers blocked: %s = %v, want %v", name, got, want)
-		}
-	}
+	s.expect(t, "three callers blocked", map[string]float64{contract.QueuedTasks: 3, contract.TasksSubmittedTotal: 4, contract.BusyWorkers: 1})
 	if got := s.value(t, contract.OldestQueuedAgeSeconds); got < 0.3 {
 		t.Errorf("oldest queued age = %v, want >= 0.3 s (the callers' wait)", got)
 	}

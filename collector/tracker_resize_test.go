@@ -26,13 +26,9 @@ func TestTrackerSetMaxWorkersSaturationExact(t *testing.T) {
 		s := gather(t, tr)
 		checkInvariants(t, s, prev, true)
 		prev = s
-		for name, want := range map[string]float64{
+		s.expect(t, step, map[string]float64{
 			contract.MaxWorkers: maxW, contract.Workers: workers, contract.SaturatedSecondsTotal: satSec,
-		} {
-			if got := s.value(t, name); !near(got, want) {
-				t.Errorf("%s: %s = %v, want %v", step, name, got, want)
-			}
-		}
+		})
 	}
 	run := func(n int) []Ticket {
 		ks := make([]Ticket, n)
