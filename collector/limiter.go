@@ -49,6 +49,14 @@ type waiter struct {
 	prev, next *waiter
 }
 
+// grant hands the waiter its slot, its ticket already started. Under l.mu: a wait that ends
+// at the same instant reads granted under that lock, and takes the slot rather than leave it
+// held by nobody.
+func (w *waiter) grant() {
+	w.granted = true
+	close(w.ready)
+}
+
 // NewLimiter returns a Limiter called name (its "pool" label) that runs at most maxConcurrent
 // (at least 1) requests at once. Options: WithQueueSize (default unbounded), WithMaxWait
 // (default: as long as the client waits), WithRetryAfter, WithNativeHistograms, WithClock.
@@ -190,8 +198,7 @@ func (l *Limiter) Resize(maxConcurrent int) {
 		l.unlinkLocked(w)
 		l.running++
 		t.start(w.ticket, now) // the slot is new: nobody was busy on it before now
-		w.granted = true
-		close(w.ready)
+		w.grant()
 	}
 }
 
@@ -212,8 +219,7 @@ func (l *Limiter) release(k Ticket, o Outcome) {
 	}
 	l.unlinkLocked(w)
 	t.handover(k, o, w.ticket, now) // before the waiter can serve, and so before it can finish
-	w.granted = true
-	close(w.ready)
+	w.grant()
 }
 
 func (l *Limiter) serve(next http.Handler, w http.ResponseWriter, r *http.Request, k Ticket) {
