@@ -76,7 +76,7 @@
     // leads. Sources with a sampled busy gauge (PHP-FPM, uWSGI, Apache, Puma, Tomcat) have no
     // measured noise: their 2m mean of 4-8 reads is noisy by sampling (11% on 8 PHP-FPM
     // children), which would lift the gate past the load their ramps must be warned at; they
-    // take the chance bound alone (alerts.libsonnet, noiseOf; mixin/README.md).
+    // take the chance bound alone (alerts.libsonnet, noiseOf; docs/forecast-design.md).
     predictPeakLevel: 0.75,
     predictNoiseSigmas: 3,
     // The most noise chance can make, as a multiple of the Poisson noise u * d / (c * W) of

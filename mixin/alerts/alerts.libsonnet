@@ -78,7 +78,7 @@ local util = import '../lib/util.libsonnet';
     // and keep a long silence counted while the lookback before their window fills with it; a
     // target with no read at all in the lookback (p = 1) is down, not unlucky. The lookback
     // lags a load that just rose: a pool that was idle until 20 minutes ago and now fails a
-    // read in three needs fewer reads than it should (mixin/README.md).
+    // read in three needs fewer reads than it should (docs/forecast-design.md).
     local statsDownWindows = [
       util.duration(util.seconds(c.statsDownWindow) * k)
       for k in [1, 2.5, 5, 10, 15]
@@ -137,7 +137,7 @@ local util = import '../lib/util.libsonnet';
     // predictNoiseMinSamples) or never is (a sampled busy gauge), the bound alone: until a
     // pool has shown how it wanders, the most chance can make on it. A new pool of 1 worker
     // of 0.5 s tasks at 75% read 92% on the 2m window within its first minutes and was warned
-    // under the plain 80% gate (mixin/README.md).
+    // under the plain 80% gate (docs/forecast-design.md).
     // The bound is taken at u no higher than predictPeakLevel: it is the chance of the peak
     // healthy traffic holds, what the gates stand above. Taken at the pool's own u it grew as
     // the pool filled, and a pool busy on every worker (u = 100%) had its gate past 100% from
@@ -201,7 +201,7 @@ local util = import '../lib/util.libsonnet';
           // A failed read of the stats is not taken for the load now: a stats page served by
           // the pool it measures fails one read in four or five at a healthy 75% (10 workers),
           // nearly as often as at a climbing 80%, and a healthy surge then paged
-          // (scenarios/cherrypy-stats-on-main-pool-surge; mixin/README.md).
+          // (scenarios/cherrypy-stats-on-main-pool-surge; docs/forecast-design.md).
           // The load now must stand above the peaks healthy traffic holds by more than the
           // pool's own noise: a pool of few workers or long tasks reads 80-92% for minutes
           // at a healthy 78%, while the lagging trends still climb after a surge
@@ -271,7 +271,7 @@ local util = import '../lib/util.libsonnet';
           // Not where the rate window's utilization stands within the pool's own noise of the
           // peak healthy traffic holds (rateGate, as the forecast's): one worker of 10 s tasks
           // at 75%, or two of 30 s, is busy through a 5m window again and again by chance, and
-          // paged within hours (mixin/README.md, pools of few workers).
+          // paged within hours (docs/forecast-design.md, "WorkerPoolSaturated takes the same gate").
           expr: |||
             (
               %(sat)s > %(saturatedLevel)s

@@ -247,7 +247,7 @@ local util = import '../lib/util.libsonnet';
           // from x0 = ln(lambda T) / K: x0 errs high, so does the step, and the target errs
           // low, never late: 0 to 0.07 below the exact M/M/c/K load of one rejection per T
           // over c 1-128, K/c 1-32 and tasks of 20 ms to 5 s wherever that load is above
-          // queueOverflowFloor (mixin/README.md). lambda T is held to 1 at least, so that a
+          // queueOverflowFloor (docs/forecast-design.md). lambda T is held to 1 at least, so that a
           // pool finishing nothing (hung) gets its capacity rather than NaN.
           // Unbounded queues (no max_queued series), no queue (K = 0) and queues that
           // overflow below queueOverflowFloor keep the capacity; a target between that floor
