@@ -421,11 +421,7 @@ func TestCounterWrapped(t *testing.T) {
 // family's selector, and every join and grouping on instances carries the extra label: no
 // query hard-codes what _config decides, as none of the rules does.
 func TestDashboardQueriesHonourConfig(t *testing.T) {
-	jsonnet := os.Getenv("JSONNET")
-	if jsonnet == "" {
-		jsonnet = filepath.Join("..", "bin", "jsonnet")
-	}
-	testproc.RequireTool(t, "jsonnet", "make tools", jsonnet, "--version")
+	jsonnet := jsonnetBinary(t)
 	overrides := `{ poolSelector: 'env="p"', upSelector: 'env="u"', goSelector: 'env="g"',
 		instanceLabels: ['cluster', 'job', 'instance'], poolLabels: ['cluster', 'job', 'instance', 'pool'] }`
 	out, err := exec.Command(jsonnet, "-J", ".", "--ext-code", "overrides="+overrides,
@@ -480,5 +476,56 @@ func TestDashboardQueriesHonourConfig(t *testing.T) {
 	}
 	if checked < 20 {
 		t.Errorf("only %d selectors checked: the dashboards did not render as expected", checked)
+	}
+}
+
+// jsonnetBinary is the jsonnet that renders the mixin: $JSONNET, else bin/jsonnet (make tools);
+// the test is skipped where neither exists, as testproc.RequireTool says.
+func jsonnetBinary(t *testing.T) string {
+	t.Helper()
+	jsonnet := os.Getenv("JSONNET")
+	if jsonnet == "" {
+		jsonnet = filepath.Join("..", "bin", "jsonnet")
+	}
+	testproc.RequireTool(t, "jsonnet", "make tools", jsonnet, "--version")
+	return jsonnet
+}
+
+// TestReadmeNamesEveryConfigField checks that the README's list of _config field names holds
+// every field of config.libsonnet and no other: a user overriding a knob looks it up there,
+// and fourteen fields added over time were missing from it.
+func TestReadmeNamesEveryConfigField(t *testing.T) {
+	out, err := exec.Command(jsonnetBinary(t), "-J", ".", "-e",
+		"std.objectFieldsAll((import 'config.libsonnet')._config)").Output()
+	if err != nil {
+		t.Fatalf("list the _config fields: %v", err)
+	}
+	var fields []string
+	if err := json.Unmarshal(out, &fields); err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The paragraph that starts "Field names" and ends at the next blank line.
+	start := strings.Index(string(readme), "Field names (all in `config.libsonnet`)")
+	if start < 0 {
+		t.Fatal("README.md has no \"Field names\" paragraph")
+	}
+	para, _, _ := strings.Cut(string(readme[start:]), "\n\n")
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([A-Za-z]+)`").FindAllStringSubmatch(para, -1) {
+		named[m[1]] = true
+	}
+	for _, f := range fields {
+		if !named[f] {
+			t.Errorf("README.md's field names lack %s", f)
+		}
+		delete(named, f)
+	}
+	delete(named, "for") // "`for` durations"
+	for n := range named {
+		t.Errorf("README.md's field names list %s, which config.libsonnet does not define", n)
 	}
 }
