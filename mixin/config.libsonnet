@@ -85,6 +85,14 @@
     // burstier than Poisson; a measured noise above it is structure in the load (bursts),
     // not chance, and does not lift the gate (alerts.libsonnet, noiseOf).
     predictNoiseChanceFactor: 4,
+    // The least noise chance makes, in the same unit: Poisson arrivals of tasks of one fixed
+    // duration make u * d / (c * W), and any spread of durations more. A measured noise under
+    // it is a median of too few independent windows reading low, or noise measured on shorter
+    // tasks than the pool runs now, not a quieter pool; the gate takes the floor instead
+    // (alerts.libsonnet, noiseOf). 0 turns the floor off; at most predictNoiseChanceFactor.
+    // Arrivals smoother than Poisson (a fixed set of clients, each waiting for its answer)
+    // are quieter than the floor, and their ramps are warned later than their noise allows.
+    predictNoiseChanceFloorFactor: 1,
     predictNoiseWindow: '1h',
     // Second differences the noise needs before it counts; until then the chance bound alone
     // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.
