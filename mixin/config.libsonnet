@@ -91,7 +91,11 @@
     // tasks than the pool runs now, not a quieter pool; the gate takes the floor instead
     // (alerts.libsonnet, noiseOf). 0 turns the floor off; at most predictNoiseChanceFactor.
     // Arrivals smoother than Poisson (a fixed set of clients, each waiting for its answer)
-    // are quieter than the floor, and their ramps are warned later than their noise allows.
+    // are quieter than the floor, and so are tasks as long as the window or longer (a W-window
+    // average of M/D/inf has u * d / (c * W) * (1 - d / (3 W)) for d <= W, u / c * (1 - W /
+    // (3 d)) beyond: 2/3 of the floor's variance at d = W): their ramps are warned later than
+    // their noise allows. With d / c over 1.1 s (2m) the floor alone lifts a gate past 100%,
+    // over 2.8 s (5m) both: no forecast and no WorkerPoolSaturated, whatever the pool's noise.
     predictNoiseChanceFloorFactor: 1,
     predictNoiseWindow: '1h',
     // Second differences the noise needs before it counts; until then the chance bound alone
