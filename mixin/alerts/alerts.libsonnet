@@ -145,7 +145,7 @@ local util = import '../lib/util.libsonnet';
     // never measured, was never warned by Saturated or the forecast (tests/saturated-gauge).
     // The measured noise is raised to the chance floor, the same formula with
     // predictNoiseChanceFloorFactor (1: Poisson arrivals of tasks of one fixed duration, the
-    // least chance makes): a median of ten to sixty overlapping turns, a few independent ones,
+    // least chance makes on tasks short against the window; config.libsonnet): a median of ten to sixty overlapping turns, a few independent ones,
     // reads low by chance, and a pool's first turns, or an hour of short tasks before long
     // ones, read lower still. Under the floor the gate stood at two sigmas of the pool's own
     // noise or less, and healthy pools of few workers or long tasks were warned: one worker
@@ -159,7 +159,8 @@ local util = import '../lib/util.libsonnet';
       local bound = chance(c.predictNoiseChanceFactor);
       local by = util.labelList(c.poolLabels);
       // The measured noise in busy workers, as a share of the capacity of the moment, raised
-      // to the chance floor where the floor is known (a task finished in the window).
+      // to the chance floor where the floor is known (a task finished in the window); where
+      // no noise is measured, absent, so that the bound alone holds (tests/noise-young-bound).
       local measured = '(%s / on (%s) %s)' % [n.noise(w), by, rules.capacity(c)];
       local floored =
         if c.predictNoiseChanceFloorFactor > c.predictNoiseChanceFactor then
