@@ -143,11 +143,11 @@ local util = import '../lib/util.libsonnet';
     // the pool filled, and a pool busy on every worker (u = 100%) had its gate past 100% from
     // d / c ~0.5 s on the 5m window: a PHP-FPM pool of 5 children of 3 s requests, its noise
     // never measured, was never warned by Saturated or the forecast (tests/saturated-gauge).
-    // The measured noise is raised to the chance floor, the same formula with
-    // predictNoiseChanceFloorFactor (1: Poisson arrivals of tasks of one fixed duration, the
-    // least chance makes on tasks short against the window; config.libsonnet): a median of ten to sixty overlapping turns, a few independent ones,
-    // reads low by chance, and a pool's first turns, or an hour of short tasks before long
-    // ones, read lower still. Under the floor the gate stood at two sigmas of the pool's own
+    // The measured noise is raised to the chance floor: predictNoiseChanceFloorFactor (1)
+    // times the exact noise of a window's average of Poisson arrivals of tasks of one fixed
+    // duration (below; config.libsonnet), the least chance makes. A median of ten to sixty
+    // overlapping turns, a few independent ones, reads low by chance, and a pool's first
+    // turns, or an hour of short tasks before long ones, read lower still. Under the floor the gate stood at two sigmas of the pool's own
     // noise or less, and healthy pools of few workers or long tasks were warned: one worker
     // of 10 s tasks at 72% in its 19th minute (tests/noise-first-turns), two of 5 s at 75%
     // at 47 m (docs/forecast-design.md, "Then taken: the noise floored at chance").
