@@ -85,6 +85,19 @@
     // burstier than Poisson; a measured noise above it is structure in the load (bursts),
     // not chance, and does not lift the gate (alerts.libsonnet, noiseOf).
     predictNoiseChanceFactor: 4,
+    // The least noise chance makes, as a multiple of the variance of a W-window average of
+    // Poisson arrivals of tasks of one fixed duration d (M/D/inf): u / c * d / W * (1 - d / 3W)
+    // for d <= W, u / c * (1 - W / 3d) beyond; any spread of durations makes more. A measured
+    // noise under it is a median of too few independent windows reading low, or noise
+    // measured on shorter tasks than the pool runs now, not a quieter pool; the gate takes the
+    // floor instead (alerts.libsonnet, noiseOf). 0 turns the floor off; at most
+    // predictNoiseChanceFactor. Arrivals smoother than Poisson (a fixed set of clients, each
+    // waiting for its answer) are quieter than the floor: their ramps are warned later than
+    // their noise allows. Where the floor alone lifts a gate past 100% a pool gets no forecast
+    // and no WorkerPoolSaturated, whatever its noise: for tasks short against the window, d / c
+    // over 1.1 s (2m) lifts one gate, over 2.8 s (5m) both (4 workers of 12 s tasks, 16 of
+    // 50 s); from 108 workers on the floor alone never does (its variance is at most u / c).
+    predictNoiseChanceFloorFactor: 1,
     predictNoiseWindow: '1h',
     // Second differences the noise needs before it counts; until then the chance bound alone
     // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.

@@ -143,14 +143,41 @@ local util = import '../lib/util.libsonnet';
     // the pool filled, and a pool busy on every worker (u = 100%) had its gate past 100% from
     // d / c ~0.5 s on the 5m window: a PHP-FPM pool of 5 children of 3 s requests, its noise
     // never measured, was never warned by Saturated or the forecast (tests/saturated-gauge).
+    // The measured noise is raised to the chance floor: predictNoiseChanceFloorFactor (1)
+    // times the exact noise of a window's average of Poisson arrivals of tasks of one fixed
+    // duration (below; config.libsonnet), the least chance makes. A median of ten to sixty
+    // overlapping turns, a few independent ones, reads low by chance, and a pool's first
+    // turns, or an hour of short tasks before long ones, read lower still. Under the floor the gate stood at two sigmas of the pool's own
+    // noise or less, and healthy pools of few workers or long tasks were warned: one worker
+    // of 10 s tasks at 72% in its 19th minute (tests/noise-first-turns), two of 5 s at 75%
+    // at 47 m (docs/forecast-design.md, "Then taken: the noise floored at chance").
     local noiseOf(w) =
-      local bound = 'sqrt(%(k)s * %(util)s * (%(busy)s / (%(throughput)s > 0)) / %(capacity)s / %(W)s)' % {
-        k: util.num(c.predictNoiseChanceFactor), util: 'clamp_max(%s, %s)' % [n.utilization, util.num(c.predictPeakLevel)], busy: n.busy, throughput: n.throughput,
-        capacity: rules.capacity(c), W: util.num(util.seconds(w)),
+      // The mean task duration in windows, d / W (busy seconds per task finished); absent
+      // where no task finished or no worker was busy.
+      local x = '(%s / (%s > 0) / %s > 0)' % [n.busy, n.throughput, util.num(util.seconds(w))];
+      // k * u / c times the spread of the tasks over the window: d / W for the bound; for the
+      // floor the exact variance of a W-window average of M/D/inf, d / W * (1 - d / 3W) for
+      // d <= W and 1 - W / 3d beyond, written m - m^3 / 3x with m = min(x, 1). Short tasks
+      // (d <= W/10) differ by 3% at most; on tasks as long as the window the plain d / W
+      // overstated the least noise by half and turned the gates off (tests/noise-long-tasks).
+      local chance(k, spread) = 'sqrt(%(k)s * %(util)s * %(spread)s / %(capacity)s)' % {
+        k: util.num(k), util: 'clamp_max(%s, %s)' % [n.utilization, util.num(c.predictPeakLevel)], spread: spread,
+        capacity: rules.capacity(c),
       };
-      // The measured noise in busy workers, as a share of the capacity of the moment.
-      local measured = '(%s / on (%s) %s)' % [n.noise(w), util.labelList(c.poolLabels), rules.capacity(c)];
-      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: measured, b: bound, by: util.labelList(c.poolLabels) },
+      local bound = chance(c.predictNoiseChanceFactor, x);
+      local by = util.labelList(c.poolLabels);
+      // The measured noise in busy workers, as a share of the capacity of the moment, raised
+      // to the chance floor where the floor is known (a task finished in the window); where
+      // no noise is measured, absent, so that the bound alone holds (tests/noise-young-bound).
+      local measured = '(%s / on (%s) %s)' % [n.noise(w), by, rules.capacity(c)];
+      local floored =
+        if c.predictNoiseChanceFloorFactor > c.predictNoiseChanceFactor then
+          error 'predictNoiseChanceFloorFactor %s: want at most predictNoiseChanceFactor %s' % [c.predictNoiseChanceFloorFactor, c.predictNoiseChanceFactor]
+        else if c.predictNoiseChanceFloorFactor <= 0 then measured
+        else
+          local floor = chance(c.predictNoiseChanceFloorFactor, '(clamp_max(%(x)s, 1) - clamp_max(%(x)s, 1) ^ 3 / (3 * %(x)s))' % { x: x });
+          '(%(m)s > on (%(by)s) %(f)s or on (%(by)s) (%(f)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: measured, f: floor, by: by };
+      '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: floored, b: bound, by: by },
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, durations, floor) =
       '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
