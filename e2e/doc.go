@@ -38,6 +38,16 @@
 // run time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds): those are
 // about what a user waits, and the test's users wait in real seconds.
 //
+// Task durations are not shrunk either (a request holds its CherryPy thread for a real
+// second), so a task is 15 times longer against the test's windows than against
+// production's. The rules' terms that compare a task's duration with a window are rendered
+// to keep production's ratio: the chance bound and chance floor of the noise gate (variance
+// k * u / c * d / W; predictNoiseChanceFactor and predictNoiseChanceFloorFactor divided by the
+// scale) and the short trend's noise test (d / c under predictNowNoise^2 * W; predictNowNoise
+// times the square root of the scale). Without that, ten threads of 1 s tasks were judged by
+// the chance noise of 15 s tasks, the floor lifted both gates past 100%, and the ramp got no
+// warning under Prometheus 2.42. The noise the rules measure is the test's own.
+//
 // The load follows the shape of the mixin's cherrypy-ramp scenario, sped up: arrivals of
 // one-second requests climb linearly from 30% to 150% of the pool's capacity over 175 s, then
 // hold. It is open loop (requests start on schedule whether or not earlier ones finished, as

@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -59,6 +60,36 @@ func TestScaledOverridesTakesOnlyDurationKnobs(t *testing.T) {
 	}
 	if _, err := scaledOverrides(map[string]any{"predictLevel": 0.75}, 15); err == nil {
 		t.Error("a config without any window was accepted")
+	}
+}
+
+func TestTaskWindowOverridesKeepProductionRatio(t *testing.T) {
+	config := map[string]any{
+		"predictNoiseChanceFactor": 4.0, "predictNoiseChanceFloorFactor": 1.0, "predictNowNoise": 0.05,
+		"predictLevel": 0.75, "rateWindow": "5m",
+	}
+	got, err := taskWindowOverrides(config, 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// k * d / W and d / (noise^2 * W) with W divided by 15 and d not: the same values as the
+	// shipped factors give on production's windows.
+	for name, want := range map[string]float64{
+		"predictNoiseChanceFactor": 4.0 / 15, "predictNoiseChanceFloorFactor": 1.0 / 15, "predictNowNoise": 0.05 * math.Sqrt(15),
+	} {
+		if math.Abs(got[name]-want) > 1e-12 {
+			t.Errorf("taskWindowOverrides[%s] = %v, want %v", name, got[name], want)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("taskWindowOverrides = %v, want the three knobs only", got)
+	}
+	if one, _ := taskWindowOverrides(config, 1); one["predictNowNoise"] != 0.05 || one["predictNoiseChanceFactor"] != 4 {
+		t.Errorf("at scale 1 the shipped values must stand, got %v", one)
+	}
+	delete(config, "predictNowNoise")
+	if _, err := taskWindowOverrides(config, 15); err == nil {
+		t.Error("a config without predictNowNoise was accepted")
 	}
 }
 

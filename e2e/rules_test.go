@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 // production, so the shipped tuning is what is tested, only sped up. Thresholds in seconds of
 // wait or run time (exhaustedQueueAgeSeconds, hungTaskAgeSeconds, waitObjectiveSeconds) are
 // not scaled: they are about what a user waits, and the test's users wait in real seconds.
+// Nor are task durations; the knobs that compare one with a window are (taskWindowKnobs).
 // POOLWATCH_E2E_TIMESCALE changes it (1 runs the shipped windows in real time, for about half
 // an hour, with the load's ramp stretched to match).
 const defaultTimeScale = 15
@@ -94,6 +96,34 @@ func scaledOverrides(config map[string]any, factor int) (map[string]string, erro
 	return out, nil
 }
 
+// taskWindowKnobs are the _config fields that compare a task's duration d with a window W,
+// and the power of the time scale that keeps their meaning. The test shrinks every window by
+// the time scale but not its tasks (a CherryPy request holds its thread for a real second),
+// so d / W is that many times production's: at 15, ten threads of 1 s tasks would be judged as
+// ten threads of 15 s tasks are in production, by the chance terms of the noise gate
+// (variance k * u / c * d / W: the chance bound and the chance floor, whose factors are
+// divided by the scale) and by the short trend's noise test (d / c under predictNowNoise^2 *
+// W: the noise level is multiplied by the square root of the scale). Rendered so, the rules
+// see the test's pools with production's d / W; the noise they measure is the test's own.
+var taskWindowKnobs = map[string]float64{
+	"predictNoiseChanceFactor":      -1,
+	"predictNoiseChanceFloorFactor": -1,
+	"predictNowNoise":               0.5,
+}
+
+// taskWindowOverrides returns every taskWindowKnobs field of config times scale to its power.
+func taskWindowOverrides(config map[string]any, scale int) (map[string]float64, error) {
+	out := map[string]float64{}
+	for name, power := range taskWindowKnobs {
+		v, ok := config[name].(float64)
+		if !ok {
+			return nil, fmt.Errorf("_config.%s is %T, want a number: did the mixin rename it?", name, config[name])
+		}
+		out[name] = v * math.Pow(float64(scale), power)
+	}
+	return out, nil
+}
+
 // jsonnetBin finds the jsonnet binary the way mixin/generate.sh does.
 func jsonnetBin(t *testing.T, root string) string {
 	t.Helper()
@@ -110,7 +140,8 @@ func jsonnetBin(t *testing.T, root string) string {
 	return ""
 }
 
-// renderMixin renders the mixin with every duration knob divided by scale into dir, through
+// renderMixin renders the mixin with every duration knob divided by scale, and the knobs
+// comparing a task's duration with a window kept to production's meaning, into dir, through
 // the mixin's own override mechanism (generate.sh --all), and returns the rule files, the
 // directory of the dashboards (whose queries name the recording rules by their shrunk
 // windows, as a user's overridden _config would) and a description of the overrides it used.
@@ -127,9 +158,20 @@ func renderMixin(t *testing.T, root, dir string, scale int) (files []string, das
 	if err := json.Unmarshal(out, &config); err != nil {
 		t.Fatalf("parse the mixin's _config: %v", err)
 	}
-	overrides, err := scaledOverrides(config, scale)
+	durations, err := scaledOverrides(config, scale)
 	if err != nil {
 		t.Fatal(err)
+	}
+	ratios, err := taskWindowOverrides(config, scale)
+	if err != nil {
+		t.Fatal(err)
+	}
+	overrides := map[string]any{}
+	for n, v := range durations {
+		overrides[n] = v
+	}
+	for n, v := range ratios {
+		overrides[n] = v
 	}
 	// A JSON object is a jsonnet object: generate.sh merges it into _config.
 	overridesJSON, err := json.MarshalIndent(overrides, "", "  ")
@@ -156,7 +198,7 @@ func renderMixin(t *testing.T, root, dir string, scale int) (files []string, das
 }
 
 // describeOverrides formats the overrides as "name=default→scaled" for the log.
-func describeOverrides(defaults map[string]any, overrides map[string]string) string {
+func describeOverrides(defaults, overrides map[string]any) string {
 	names := make([]string, 0, len(overrides))
 	for n := range overrides {
 		names = append(names, n)
@@ -164,7 +206,7 @@ func describeOverrides(defaults map[string]any, overrides map[string]string) str
 	sort.Strings(names)
 	var b strings.Builder
 	for _, n := range names {
-		fmt.Fprintf(&b, "%s=%v→%s ", n, defaults[n], overrides[n])
+		fmt.Fprintf(&b, "%s=%v→%.4g ", n, defaults[n], overrides[n])
 	}
 	return strings.TrimSpace(b.String())
 }
