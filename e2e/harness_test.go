@@ -93,6 +93,30 @@ func TestTaskWindowOverridesKeepProductionRatio(t *testing.T) {
 	}
 }
 
+func TestDescribeOverrides(t *testing.T) {
+	got := describeOverrides(map[string]any{"rateWindow": "5m", "predictNowNoise": 0.05},
+		map[string]any{"rateWindow": "20s", "predictNowNoise": 0.05 * math.Sqrt(15)})
+	if want := "predictNowNoise=0.05→0.1936 rateWindow=5m→20s"; got != want {
+		t.Errorf("describeOverrides = %q, want %q", got, want)
+	}
+}
+
+// The knobs the test renders are the mixin's own: a renamed one would otherwise surface only
+// in the half-hour end-to-end run.
+func TestRenderedKnobsExistInMixin(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := mixinConfig(t, root)
+	if _, err := scaledOverrides(config, defaultTimeScale); err != nil {
+		t.Error(err)
+	}
+	if _, err := taskWindowOverrides(config, defaultTimeScale); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestRampProfile(t *testing.T) {
 	l := rampLoad{profile: []ratePoint{{0, 3}, {100 * time.Second, 13}}}
 	for _, c := range []struct {
