@@ -163,6 +163,19 @@
     durationFactorWorkers: 4,
     exhaustedUtilization: 0.99,
     exhaustedWindow: '2m',
+    // A sampled busy gauge (no busy seconds) that reads every worker busy on every read of
+    // exhaustedWindow may be a healthy pool read at its busy instants: a pool of c workers at
+    // predictPeakLevel has them all busy at a read with the Erlang C probability (0.51 on 4
+    // workers at 75%, 0.21 on 16, 0.75 on one), and eight reads in 2m all busy came once in
+    // four hours to healthy PHP-FPM, uWSGI and Puma pools of 4 workers of 3 s tasks at 74%,
+    // paged critical. The gauge branch needs as many reads, all busy, as make that chance
+    // under exhaustedSampledChance per read (21 reads on 4 workers, 9 on 16, 49 on one:
+    // rules.libsonnet, exhaustedReads); it looks back over exhaustedWindow, then 1.5, 2, 3,
+    // 4, 6 and 8 times it, for the shortest window that holds them: scraped every 15 s, 2-3m
+    // from 16 workers on, 6m on 4, 8m on 2, 12-16m on one; scraped every minute, a pool of
+    // fewer than 6 workers has no gauge branch (16 reads in 16m). Sources with busy seconds
+    // or a queue age are judged by those, not by reads.
+    exhaustedSampledChance: 1e-6,
     exhaustedFor: '0s',
     // How long the critical keeps firing after the condition last held: a pool at the edge
     // hovers around "queue full" and would otherwise page, resolve and page again.

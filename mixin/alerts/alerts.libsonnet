@@ -178,6 +178,19 @@ local util = import '../lib/util.libsonnet';
           local floor = chance(c.predictNoiseChanceFloorFactor, '(clamp_max(%(x)s, 1) - clamp_max(%(x)s, 1) ^ 3 / (3 * %(x)s))' % { x: x });
           '(%(m)s > on (%(by)s) %(f)s or on (%(by)s) (%(f)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: measured, f: floor, by: by };
       '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: floored, b: bound, by: by },
+    // The sampled busy gauge read every worker busy on every read of a window that holds at
+    // least the reads the pool's size needs (rules.libsonnet, exhaustedReads): exhaustedWindow
+    // times 1, 1.5, 2, 3, 4, 6 and 8, so that a window holds at most half again the reads
+    // needed.
+    local sampledAllBusy = std.join('\n        or\n        ', [
+      local w = util.duration(util.seconds(c.exhaustedWindow) * k);
+      ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
+       '        and on (%(by)s)\n' +
+       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) %(reads)s') % {
+        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels), reads: n.exhaustedReads,
+      }
+      for k in [1, 1.5, 2, 3, 4, 6, 8]
+    ]),
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, durations, floor) =
       '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
@@ -339,25 +352,27 @@ local util = import '../lib/util.libsonnet';
               (
                 (
                   rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
+                    / avg_over_time(workerpool_max_workers{%(p)s}[%(exhaustedWindow)s]) >= %(exhaustedUtilization)s
                   or
                   (
-                    avg_over_time(workerpool_busy_workers{%(p)s}[%(exhaustedWindow)s])
+                    (
+                      %(sampledAllBusy)s
+                    )
                     unless on (%(by)s)
                     present_over_time(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
                   )
                 )
-                  / avg_over_time(workerpool_max_workers{%(p)s}[%(exhaustedWindow)s]) >= %(exhaustedUtilization)s
                 unless on (%(by)s)
                 workerpool_oldest_queued_task_age_seconds{%(p)s}
               )
             )
-          ||| % f,
+          ||| % f { sampledAllBusy: sampledAllBusy },
           'for': c.exhaustedFor,
           keep_firing_for: c.exhaustedKeepFiringFor,
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s.' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs).' % f) + busyCulprit,
           },
         },
         {

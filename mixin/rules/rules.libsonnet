@@ -25,7 +25,24 @@ local util = import '../lib/util.libsonnet';
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
     noise(w):: 'pool:workerpool_busy_workers:noise_rate%s' % w,
+    exhaustedReads: 'pool:workerpool_busy_workers:exhausted_reads',
   },
+
+  // Erlang C: the chance that a read finds every one of c workers busy in an M/M/c pool at
+  // load rho, by the running term a^k / k! of sum_{k<c} a^k / k! (a = rho c).
+  erlangC(workers, rho)::
+    local a = rho * workers;
+    local acc = std.foldl(function(st, k) { sum: st.sum + st.term, term: st.term * a / (k + 1) }, std.range(0, workers - 1), { sum: 0, term: 1 });
+    local top = acc.term / (1 - rho);
+    top / (acc.sum + top),
+
+  // The reads of a sampled busy gauge, every one of them all busy, that a healthy pool of c
+  // workers at predictPeakLevel shows with a chance under exhaustedSampledChance:
+  // ln(chance) / ln(ErlangC), 2 at least; as [from c workers on, reads] steps, largest c first.
+  exhaustedReadSteps(c)::
+    local cs = std.range(1, 256);
+    local ns = [std.max(std.ceil(std.log(c.exhaustedSampledChance) / std.log($.erlangC(w, c.predictPeakLevel))), 2) for w in cs];
+    std.reverse([[cs[i], ns[i]] for i in std.range(0, std.length(cs) - 1) if i == 0 || ns[i] != ns[i - 1]]),
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
   // missed read does not drop it. What the forecast compares its trends with, and the
@@ -224,6 +241,13 @@ local util = import '../lib/util.libsonnet';
           // Fraction of the time every worker was busy (sources with saturated_seconds only).
           record: n.saturation,
           expr: 'rate(workerpool_saturated_seconds_total{%s}[%s])' % [p, c.rateWindow],
+        },
+        {
+          // The reads a sampled busy gauge needs, all of them every worker busy, before
+          // WorkerPoolExhausted takes it for exhaustion (config.libsonnet,
+          // exhaustedSampledChance): a staircase on the capacity, computed here.
+          record: n.exhaustedReads,
+          expr: std.join('\nor\n', ['(%s >= %d) * 0 + %d' % [$.capacity(c), st[0], st[1]] for st in $.exhaustedReadSteps(c)]) + '\n',
         },
         {
           // Tasks finished per second, every outcome: the pool's progress.
