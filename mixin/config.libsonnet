@@ -165,7 +165,7 @@
     exhaustedWindow: '2m',
     // A sampled busy gauge (no busy seconds) that reads every worker busy on every read of
     // exhaustedWindow may be a healthy pool read at its busy instants: a pool of c workers at
-    // predictPeakLevel has them all busy at a read with the Erlang C probability (0.51 on 4
+    // exhaustedSampledLevel has them all busy at a read with the Erlang C probability (0.51 on 4
     // workers at 75%, 0.21 on 16, 0.75 on one), and eight reads in 2m all busy came once in
     // four hours to healthy PHP-FPM, uWSGI and Puma pools of 4 workers of 3 s tasks at 74%,
     // paged critical. The gauge branch needs as many reads, all busy, as make that chance
@@ -173,9 +173,20 @@
     // rules.libsonnet, exhaustedReads); it looks back over exhaustedWindow, then 1.5, 2, 3,
     // 4, 6 and 8 times it, for the shortest window that holds them: scraped every 15 s, 2-3m
     // from 16 workers on, 6m on 4, 8m on 2, 12-16m on one; scraped every minute, a pool of
-    // fewer than 6 workers has no gauge branch (16 reads in 16m). Sources with busy seconds
-    // or a queue age are judged by those, not by reads.
+    // fewer than 6 workers is paged after 16m (exhaustedSampledMinReads). The chance assumes
+    // reads that are independent, as for tasks shorter than the scrape interval; reads of
+    // longer tasks are correlated and a healthy pool repeats its all-busy reads more often
+    // (4 workers of 20 s tasks at 75%: paged at 266 m of 6 h, at 3 m before). Sources with
+    // busy seconds or a queue age are judged by those, not by reads; Apache and Tomcat report
+    // no queue, so this branch is PHP-FPM's, uWSGI's and Puma's.
     exhaustedSampledChance: 1e-6,
+    // The healthy peak load that chance is taken at (its own knob: predictPeakLevel is the
+    // forecast's), between 0 and 1; at 0.9 one worker needs 132 reads.
+    exhaustedSampledLevel: 0.75,
+    // The reads the longest window (exhaustedWindow x 8) needs at most: a pool read too seldom
+    // for its size there is paged once every read of it found every worker busy, by a chance
+    // of 0.51^16 (2e-5) a read for 4 workers scraped every minute.
+    exhaustedSampledMinReads: 8,
     exhaustedFor: '0s',
     // How long the critical keeps firing after the condition last held: a pool at the edge
     // hovers around "queue full" and would otherwise page, resolve and page again.

@@ -181,13 +181,16 @@ local util = import '../lib/util.libsonnet';
     // The sampled busy gauge read every worker busy on every read of a window that holds at
     // least the reads the pool's size needs (rules.libsonnet, exhaustedReads): exhaustedWindow
     // times 1, 1.5, 2, 3, 4, 6 and 8, so that a window holds at most half again the reads
-    // needed.
+    // needed. The longest needs exhaustedSampledMinReads at most, so that a pool read too
+    // seldom for its size (one worker, or four scraped every minute) is still paged once
+    // every read of it found every worker busy: late, not never.
     local sampledAllBusy = std.join('\n        or\n        ', [
       local w = util.duration(util.seconds(c.exhaustedWindow) * k);
       ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
        '        and on (%(by)s)\n' +
-       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) %(reads)s') % {
-        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels), reads: n.exhaustedReads,
+       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s') % {
+        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
+        reads: if k == 8 then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
       }
       for k in [1, 1.5, 2, 3, 4, 6, 8]
     ]),
@@ -372,7 +375,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs).' % f) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs, for up to %(exhaustedLongest)s).' % f { exhaustedLongest: util.duration(util.seconds(c.exhaustedWindow) * 8) }) + busyCulprit,
           },
         },
         {

@@ -37,11 +37,14 @@ local util = import '../lib/util.libsonnet';
     top / (acc.sum + top),
 
   // The reads of a sampled busy gauge, every one of them all busy, that a healthy pool of c
-  // workers at predictPeakLevel shows with a chance under exhaustedSampledChance:
+  // workers at exhaustedSampledLevel shows with a chance under exhaustedSampledChance:
   // ln(chance) / ln(ErlangC), 2 at least; as [from c workers on, reads] steps, largest c first.
   exhaustedReadSteps(c)::
     local cs = std.range(1, 256);
-    local ns = [std.max(std.ceil(std.log(c.exhaustedSampledChance) / std.log($.erlangC(w, c.predictPeakLevel))), 2) for w in cs];
+    local rho =
+      if c.exhaustedSampledLevel > 0 && c.exhaustedSampledLevel < 1 then c.exhaustedSampledLevel
+      else error 'exhaustedSampledLevel %s: want a load between 0 and 1' % c.exhaustedSampledLevel;
+    local ns = [std.max(std.ceil(std.log(c.exhaustedSampledChance) / std.log($.erlangC(w, rho))), 2) for w in cs];
     std.reverse([[cs[i], ns[i]] for i in std.range(0, std.length(cs) - 1) if i == 0 || ns[i] != ns[i - 1]]),
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
@@ -245,9 +248,23 @@ local util = import '../lib/util.libsonnet';
         {
           // The reads a sampled busy gauge needs, all of them every worker busy, before
           // WorkerPoolExhausted takes it for exhaustion (config.libsonnet,
-          // exhaustedSampledChance): a staircase on the capacity, computed here.
+          // exhaustedSampledChance): a staircase on the capacity, computed here; sampled
+          // pools only.
           record: n.exhaustedReads,
-          expr: std.join('\nor\n', ['(%s >= %d) * 0 + %d' % [$.capacity(c), st[0], st[1]] for st in $.exhaustedReadSteps(c)]) + '\n',
+          // The capacity is the least over the longest window the alert reads, by pool: a pool
+          // grown within it is judged by the reads of its smaller size, and a label that
+          // changes on the raw series leaves one series per pool (no duplicate match).
+          expr: |||
+            (
+              %(steps)s
+            )
+            unless on (%(by)s)
+            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+          ||| % {
+            local least = 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), p, util.duration(util.seconds(c.exhaustedWindow) * 8)],
+            steps: std.join('\n  or\n  ', ['(%s >= %d) * 0 + %d' % [least, st[0], st[1]] for st in $.exhaustedReadSteps(c)]),
+            by: util.labelList(c.poolLabels), p: p, w: c.exhaustedWindow,
+          },
         },
         {
           // Tasks finished per second, every outcome: the pool's progress.
