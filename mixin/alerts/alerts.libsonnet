@@ -185,14 +185,13 @@ local util = import '../lib/util.libsonnet';
     // seldom for its size (one worker, or four scraped every minute) is still paged once
     // every read of it found every worker busy: late, not never.
     local sampledAllBusy = std.join('\n        or\n        ', [
-      local w = util.duration(util.seconds(c.exhaustedWindow) * k);
       ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
        '        and on (%(by)s)\n' +
        '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s') % {
         p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
-        reads: if k == 8 then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
+        reads: if w == rules.exhaustedLongestWindow(c) then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
       }
-      for k in [1, 1.5, 2, 3, 4, 6, 8]
+      for w in rules.exhaustedWindows(c)
     ]),
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, durations, floor) =
@@ -375,7 +374,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs, for up to %(exhaustedLongest)s).' % f { exhaustedLongest: util.duration(util.seconds(c.exhaustedWindow) * 8) }) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs, for up to %(exhaustedLongest)s).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
           },
         },
         {

@@ -28,6 +28,13 @@ local util = import '../lib/util.libsonnet';
     exhaustedReads: 'pool:workerpool_busy_workers:exhausted_reads',
   },
 
+  // The windows WorkerPoolExhausted reads a sampled busy gauge over, as multiples of
+  // exhaustedWindow, shortest first (alerts.libsonnet, sampledAllBusy); the recorded reads
+  // take the pool's least capacity over the longest.
+  exhaustedSpans:: [1, 1.5, 2, 3, 4, 6, 8],
+  exhaustedWindows(c):: [util.duration(util.seconds(c.exhaustedWindow) * k) for k in $.exhaustedSpans],
+  exhaustedLongestWindow(c):: $.exhaustedWindows(c)[std.length($.exhaustedSpans) - 1],
+
   // Erlang C: the chance that a read finds every one of c workers busy in an M/M/c pool at
   // load rho, by the running term a^k / k! of sum_{k<c} a^k / k! (a = rho c).
   erlangC(workers, rho)::
@@ -261,7 +268,7 @@ local util = import '../lib/util.libsonnet';
             unless on (%(by)s)
             present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
           ||| % {
-            local least = 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), p, util.duration(util.seconds(c.exhaustedWindow) * 8)],
+            local least = 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), p, $.exhaustedLongestWindow(c)],
             steps: std.join('\n  or\n  ', ['(%s >= %d) * 0 + %d' % [least, st[0], st[1]] for st in $.exhaustedReadSteps(c)]),
             by: util.labelList(c.poolLabels), p: p, w: c.exhaustedWindow,
           },
