@@ -164,18 +164,18 @@ local util = import '../lib/util.libsonnet';
         k: util.num(k), util: 'clamp_max(%s, %s)' % [n.utilization, util.num(c.predictPeakLevel)], spread: spread,
         capacity: rules.capacity(c),
       };
-      local bound = chance(c.predictNoiseChanceFactor, x);
+      local bound = rules.perPool(c, chance(c.predictNoiseChanceFactor, x));
       local by = util.labelList(c.poolLabels);
       // The measured noise in busy workers, as a share of the capacity of the moment, raised
       // to the chance floor where the floor is known (a task finished in the window); where
       // no noise is measured, absent, so that the bound alone holds (tests/noise-young-bound).
-      local measured = '(%s / on (%s) %s)' % [n.noise(w), by, rules.capacity(c)];
+      local measured = '(%s / on (%s) %s)' % [rules.perPool(c, n.noise(w)), by, rules.perPool(c, rules.capacity(c))];
       local floored =
         if c.predictNoiseChanceFloorFactor > c.predictNoiseChanceFactor then
           error 'predictNoiseChanceFloorFactor %s: want at most predictNoiseChanceFactor %s' % [c.predictNoiseChanceFloorFactor, c.predictNoiseChanceFactor]
         else if c.predictNoiseChanceFloorFactor <= 0 then measured
         else
-          local floor = chance(c.predictNoiseChanceFloorFactor, '(clamp_max(%(x)s, 1) - clamp_max(%(x)s, 1) ^ 3 / (3 * %(x)s))' % { x: x });
+          local floor = rules.perPool(c, chance(c.predictNoiseChanceFloorFactor, '(clamp_max(%(x)s, 1) - clamp_max(%(x)s, 1) ^ 3 / (3 * %(x)s))' % { x: x }));
           '(%(m)s > on (%(by)s) %(f)s or on (%(by)s) (%(f)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: measured, f: floor, by: by };
       '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: floored, b: bound, by: by },
     // The sampled busy gauge read every worker busy on every read of a window that holds at
@@ -325,7 +325,7 @@ local util = import '../lib/util.libsonnet';
               )
             )
             unless on (%(by)s)
-            %(busy)s / %(capacity)s <= on (%(by)s) %(rateGate)s
+            %(busy)s / %(capacity)s <= on (%(by)s) group_left () %(rateGate)s
           ||| % f,
           'for': c.saturatedFor,
           labels: { severity: c.severityWarning },

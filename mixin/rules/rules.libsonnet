@@ -59,6 +59,15 @@ local util = import '../lib/util.libsonnet';
   // stall target scales.
   capacity(c):: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
 
+  // One series per pool, for the side of a join `on` the pool labels that must hold one: the
+  // largest of e's series by pool. A pool's raw series can change a label while it runs (a
+  // deploy gives the same instance a new pod or version label): for a window after it, a range
+  // over them holds the old series and the new, and a join expecting one a pool fails the
+  // whole rule ("many-to-many matching not allowed") for that long (tests/label-change.yaml).
+  // Which of them hardly matters (the label changed, not the pool); the largest, which for a
+  // noise or a chance bound is the one that pages less.
+  perPool(c, e):: 'max by (%s) (%s)' % [util.labelList(c.poolLabels), e],
+
   // A wait limit relative to the pool's tasks: factor mean task durations, raised for a pool
   // of c < durationFactorWorkers workers by durationFactorWorkers / c (config.libsonnet; a
   // capacity of 0 takes the largest raise, not an infinite one), with the labels of the mean
@@ -67,7 +76,7 @@ local util = import '../lib/util.libsonnet';
     local k = c.durationFactorWorkers;
     if k < 1 then error 'durationFactorWorkers %s: want 1 or more' % k
     else '%s * on (%s) group_left () clamp(%s / %s, 1, %s) * %s' % [
-      $.names(c).meanDuration, util.labelList(c.poolLabels), util.num(k), $.capacity(c), util.num(k), util.num(factor),
+      $.names(c).meanDuration, util.labelList(c.poolLabels), util.num(k), $.perPool(c, $.capacity(c)), util.num(k), util.num(factor),
     ],
 
   // The series that say whether a read of a target's stats failed (0): the exporter's
@@ -301,11 +310,13 @@ local util = import '../lib/util.libsonnet';
           // overflow below queueOverflowFloor keep the capacity; a target between that floor
           // and queueOverflowTargetMin is raised to the latter, so that the trend conditions
           // still need a rise well above the forecast's level gate (config.libsonnet).
+          // The share of capacity is taken by pool (the largest, rules.perPool): a pool whose
+          // label changed has two for a while.
           record: n.stallTarget,
           expr: |||
             %(capacity)s
             * on (%(by)s) group_left ()
-            (
+            max by (%(by)s) (
               clamp_min(
                 clamp_max(
                   exp(
@@ -372,7 +383,7 @@ local util = import '../lib/util.libsonnet';
               sqrt(%(peak)s * %(capacity)s)
               and
               count_over_time(%(d)s[%(h)s]) >= %(min)s
-            ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples, by: util.labelList(c.poolLabels), peak: util.num(c.predictPeakLevel), capacity: $.capacity(c) },
+            ||| % { d: n.secondDifference(w), h: c.predictNoiseWindow, k: util.num(0.6745 * std.sqrt(6)), min: c.predictNoiseMinSamples, by: util.labelList(c.poolLabels), peak: util.num(c.predictPeakLevel), capacity: $.perPool(c, $.capacity(c)) },
           },
         ]
         for pair in (if shortWindowApart then [[c.predictNowWindow, n.busyNow]] else []) + [[c.rateWindow, n.busy]]
