@@ -173,12 +173,17 @@
     // rules.libsonnet, exhaustedReads); it looks back over exhaustedWindow, then 1.5, 2, 3,
     // 4, 6 and 8 times it, for the shortest window that holds them: scraped every 15 s, 2-3m
     // from 16 workers on, 6m on 4, 8m on 2, 12-16m on one; scraped every minute, a pool of
-    // fewer than 6 workers is paged after 16m (exhaustedSampledMinReads). The chance assumes
-    // reads that are independent, as for tasks shorter than the scrape interval; reads of
-    // longer tasks are correlated and a healthy pool repeats its all-busy reads more often
-    // (4 workers of 20 s tasks at 75%: paged at 266 m of 6 h, at 3 m before). Sources with
-    // busy seconds or a queue age are judged by those, not by reads; Apache and Tomcat report
-    // no queue, so this branch is PHP-FPM's, uWSGI's and Puma's.
+    // fewer than 6 workers is paged after 16m (exhaustedSampledMinReads). That chance holds
+    // for reads that are independent, as of tasks short against the scrape interval; a pool
+    // of long tasks stays all busy across many reads at a stretch. So the window must also be
+    // as long as a healthy pool's all-busy stretch can be by the same chance, per stretch
+    // (rules.libsonnet, exhaustedSpan: the busy period of M/M/1, 421 mean task durations per
+    // worker at 75%): 35 minutes on 4 workers of 20 s tasks, which were paged within hours,
+    // so the longest window alone; 5 minutes on 4 of 3 s; nothing on short tasks. The mean
+    // task duration is Little's (busy workers over the request rate): Puma reports no
+    // requests and is judged by its reads alone. Sources with busy seconds or a queue age
+    // are judged by those, not by reads; Apache and Tomcat report no queue, so this branch is
+    // PHP-FPM's, uWSGI's and Puma's.
     exhaustedSampledChance: 1e-6,
     // The healthy peak load that chance is taken at (its own knob: predictPeakLevel is the
     // forecast's), between 0 and 1; at 0.9 one worker needs 132 reads.

@@ -184,12 +184,17 @@ local util = import '../lib/util.libsonnet';
     // needed. The longest needs exhaustedSampledMinReads at most, so that a pool read too
     // seldom for its size (one worker, or four scraped every minute) is still paged once
     // every read of it found every worker busy: late, not never.
+    // A window shorter than the longest must also be as long as a healthy pool's all-busy
+    // stretches can be by chance (rules.libsonnet, exhaustedSpan: long tasks, correlated reads).
     local sampledAllBusy = std.join('\n        or\n        ', [
+      local longest = w == rules.exhaustedLongestWindow(c);
       ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
        '        and on (%(by)s)\n' +
-       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s') % {
+       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s' +
+       (if longest then '' else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s')) % {
         p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
-        reads: if w == rules.exhaustedLongestWindow(c) then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
+        reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
+        span: n.exhaustedSpan, ws: util.num(util.seconds(w)),
       }
       for w in rules.exhaustedWindows(c)
     ]),
@@ -374,7 +379,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many as its size needs, for up to %(exhaustedLongest)s).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many and over as long as its size and task duration need, up to %(exhaustedLongest)s).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
           },
         },
         {

@@ -26,6 +26,7 @@ local util = import '../lib/util.libsonnet';
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
     noise(w):: 'pool:workerpool_busy_workers:noise_rate%s' % w,
     exhaustedReads: 'pool:workerpool_busy_workers:exhausted_reads',
+    exhaustedSpan: 'pool:workerpool_busy_workers:exhausted_span_seconds',
   },
 
   // The windows WorkerPoolExhausted reads a sampled busy gauge over, as multiples of
@@ -43,16 +44,49 @@ local util = import '../lib/util.libsonnet';
     local top = acc.term / (1 - rho);
     top / (acc.sum + top),
 
+  // The healthy peak load WorkerPoolExhausted's sampled-gauge branch takes its chances at.
+  sampledLevel(c)::
+    if c.exhaustedSampledLevel > 0 && c.exhaustedSampledLevel < 1 then c.exhaustedSampledLevel
+    else error 'exhaustedSampledLevel %s: want a load between 0 and 1' % c.exhaustedSampledLevel,
+
   // The reads of a sampled busy gauge, every one of them all busy, that a healthy pool of c
   // workers at exhaustedSampledLevel shows with a chance under exhaustedSampledChance:
   // ln(chance) / ln(ErlangC), 2 at least; as [from c workers on, reads] steps, largest c first.
   exhaustedReadSteps(c)::
     local cs = std.range(1, 256);
-    local rho =
-      if c.exhaustedSampledLevel > 0 && c.exhaustedSampledLevel < 1 then c.exhaustedSampledLevel
-      else error 'exhaustedSampledLevel %s: want a load between 0 and 1' % c.exhaustedSampledLevel;
+    local rho = $.sampledLevel(c);
     local ns = [std.max(std.ceil(std.log(c.exhaustedSampledChance) / std.log($.erlangC(w, rho))), 2) for w in cs];
     std.reverse([[cs[i], ns[i]] for i in std.range(0, std.length(cs) - 1) if i == 0 || ns[i] != ns[i - 1]]),
+
+  // How long a healthy pool at load rho keeps every worker busy at a stretch, exceeded by one
+  // stretch in 1 / chance, in units of d / c (its mean task duration per worker). While all c
+  // workers are busy the pool leaves that state at rate c / d and is pushed deeper at the
+  // arrival rate, so a stretch is the busy period of an M/M/1 queue with load rho served c
+  // times as fast: N tasks served in it with P(N = n) = C(2n - 2, n - 1) / n * rho^(n - 1) /
+  // (1 + rho)^(2n - 1), through 2N - 1 arrivals and departures at rate 1 + rho, so
+  //   P(B > t) = sum_m Poisson(m; (1 + rho) t) * P(N >= floor((m + 1) / 2) + 1).
+  // The tail falls slowly: at rho 0.75, 1e-6 is passed only after 421 units, 35 minutes on
+  // 4 workers of 20 s tasks, where the reads of a gauge a scrape apart are far from
+  // independent (exhaustedReadSteps assumes they are). Bisection on ln t over [0, 12].
+  busyPeriodSpan(rho, chance)::
+    local lnFact(m) = if m < 2 then 0 else m * std.log(m) - m + 0.5 * std.log(2 * std.pi * m) + 1 / (12 * m) - 1 / (360 * m * m * m);
+    local tail(t) =
+      local x = (1 + rho) * t;
+      local q = rho / ((1 + rho) * (1 + rho));
+      // State [P(N >= k), P(N = k), k, sum], k = floor((m + 1) / 2) + 1, which moves on at
+      // every odd m; Poisson terms past 12 sigma are left out.
+      std.foldl(function(st, m)
+        local next = m % 2 == 1;
+        local s = if next then st[0] - st[1] else st[0];
+        local p = if next then st[1] * 2 * (2 * st[2] - 1) / (st[2] + 1) * q else st[1];
+        local k = if next then st[2] + 1 else st[2];
+        local sum = st[3] + std.exp(-x + m * std.log(x) - lnFact(m)) * s;
+        // Compared, so evaluated now rather than as a chain of thunks m deep.
+        if sum >= 0 || sum < 0 then [s, p, k, sum] else error 'busyPeriodSpan: NaN',
+        std.range(0, std.floor(x + 12 * std.sqrt(x) + 20)), [1, 1 / (1 + rho), 1, 0])[3];
+    std.exp(std.foldl(function(b, i)
+      local mid = (b[0] + b[1]) / 2;
+      if tail(std.exp(mid)) > chance then [mid, b[1]] else [b[0], mid], std.range(1, 16), [0, 12])[1]),
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
   // missed read does not drop it. What the forecast compares its trends with, and the
@@ -280,6 +314,36 @@ local util = import '../lib/util.libsonnet';
             local least = 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), p, $.exhaustedLongestWindow(c)],
             steps: std.join('\n  or\n  ', ['(%s >= %d) * 0 + %d' % [least, st[0], st[1]] for st in $.exhaustedReadSteps(c)]),
             by: util.labelList(c.poolLabels), p: p, w: c.exhaustedWindow,
+          },
+        },
+        {
+          // How long a sampled busy gauge must read every worker busy before
+          // WorkerPoolExhausted takes it for exhaustion, where the pool's tasks are long
+          // against the scrape interval: a healthy pool's all-busy stretches then span many
+          // reads, and the reads the pool's size needs (above) come within one stretch. The
+          // longest stretch a healthy pool shows with a chance of exhaustedSampledChance
+          // (busyPeriodSpan, 421 mean task durations per worker at 75%), in seconds: 35 minutes
+          // on 4 workers of 20 s tasks, 5 on 4 of 3 s (as long as 21 reads at 15 s), under a
+          // second on 16 of 0.2 s. The mean task duration is Little's: busy workers over
+          // tasks finished per second, over taskDurationWindow, each the mean of its recorded
+          // rate-window series (a rate() over the long window itself divides by all of it, and
+          // a pool younger than it would read tasks hours long). Sampled pools with a request
+          // counter only; Puma reports none and is judged by its reads alone.
+          record: n.exhaustedSpan,
+          expr: |||
+            %(k)s * max by (%(by)s) (
+              avg_over_time(%(busy)s[%(dw)s])
+              / (avg_over_time(%(throughput)s[%(dw)s]) > 0)
+            )
+            / on (%(by)s)
+            (min by (%(by)s) (min_over_time(workerpool_max_workers{%(p)s}[%(longest)s])) > 0)
+            unless on (%(by)s)
+            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
+          ||| % {
+            k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
+            busy: n.busy, throughput: n.throughput,
+            by: util.labelList(c.poolLabels), p: p, dw: c.taskDurationWindow,
+            longest: $.exhaustedLongestWindow(c), w: c.exhaustedWindow,
           },
         },
         {
