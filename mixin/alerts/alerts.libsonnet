@@ -186,10 +186,13 @@ local util = import '../lib/util.libsonnet';
     // every read of it found every worker busy: late, not never.
     // A window shorter than the longest must also be as long as a healthy pool's all-busy
     // stretches can be by chance (rules.libsonnet, exhaustedSpan: long tasks, correlated reads).
+    // The reads are counted on the series whose reads were all busy (plain `and`): matched on
+    // the pool labels, a pool whose label changed lent its old series' reads to the new one,
+    // and two all-busy reads of a new pod paged (tests/label-change.yaml).
     local sampledAllBusy = std.join('\n        or\n        ', [
       local longest = w == rules.exhaustedLongestWindow(c);
       ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
-       '        and on (%(by)s)\n' +
+       '        and\n' +
        '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s' +
        (if longest then '' else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s')) % {
         p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
@@ -384,11 +387,13 @@ local util = import '../lib/util.libsonnet';
         },
         {
           alert: 'WorkerPoolStalled',
-          // Work waits and nothing finishes: every worker is stuck.
+          // Work waits and nothing finishes: every worker is stuck. Nothing finished on any
+          // series of the pool: after a deploy that changed a label, the new pod's first idle
+          // minutes are not the old pod's queue going nowhere (tests/label-change.yaml).
           expr: |||
             min_over_time(workerpool_queued_tasks{%(p)s}[%(stalledWindow)s]) > 0
             and on (%(by)s)
-            sum without (outcome) (increase(workerpool_tasks_completed_total{%(p)s}[%(stalledWindow)s])) == 0
+            max by (%(by)s) (sum without (outcome) (increase(workerpool_tasks_completed_total{%(p)s}[%(stalledWindow)s]))) == 0
           ||| % f,
           'for': c.stalledFor,
           labels: { severity: c.severityCritical },

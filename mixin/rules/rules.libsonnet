@@ -96,10 +96,11 @@ local util = import '../lib/util.libsonnet';
   // One series per pool, for the side of a join `on` the pool labels that must hold one: the
   // largest of e's series by pool. A pool's raw series can change a label while it runs (a
   // deploy gives the same instance a new pod or version label): for a window after it, a range
-  // over them holds the old series and the new, and a join expecting one a pool fails the
-  // whole rule ("many-to-many matching not allowed") for that long (tests/label-change.yaml).
-  // Which of them hardly matters (the label changed, not the pool); the largest, which for a
-  // noise or a chance bound is the one that pages less.
+  // over them holds the old series and the new (and both, while a rolling update scrapes
+  // both), and a join expecting one per pool fails the whole rule ("many-to-many matching not
+  // allowed") for that long (tests/label-change.yaml). The largest: for a noise, a chance
+  // bound or a share of capacity the one that pages less; for a capacity, the one that pages
+  // more, by as much as the capacity changed with the label, for the 5 minutes both are read.
   perPool(c, e):: 'max by (%s) (%s)' % [util.labelList(c.poolLabels), e],
 
   // A wait limit relative to the pool's tasks: factor mean task durations, raised for a pool
@@ -374,8 +375,8 @@ local util = import '../lib/util.libsonnet';
           // overflow below queueOverflowFloor keep the capacity; a target between that floor
           // and queueOverflowTargetMin is raised to the latter, so that the trend conditions
           // still need a rise well above the forecast's level gate (config.libsonnet).
-          // The share of capacity is taken by pool (the largest, rules.perPool): a pool whose
-          // label changed has two for a while.
+          // The share of capacity is taken by pool, the largest (as rules.perPool): a pool
+          // whose old and new series are scraped together (a rolling update) has two.
           record: n.stallTarget,
           expr: |||
             %(capacity)s
