@@ -179,7 +179,8 @@
     // as long as a healthy pool's all-busy stretch can be by the same chance, per stretch
     // (rules.libsonnet, exhaustedSpan: the busy period of M/M/1, 421 mean task durations per
     // worker at 75%): 35 minutes on 4 workers of 20 s tasks, which were paged within hours,
-    // so the longest window alone; 5 minutes on 4 of 3 s; nothing on short tasks. The mean
+    // so the longest window alone, which counts only a series read all through it; 5
+    // minutes on 4 of 3 s; nothing on short tasks. The mean
     // task duration is Little's (busy workers over the request rate): Puma reports no
     // requests and is judged by its reads alone. Sources with busy seconds or a queue age
     // are judged by those, not by reads; Apache and Tomcat report no queue, so this branch is

@@ -186,6 +186,10 @@ local util = import '../lib/util.libsonnet';
     // every read of it found every worker busy: late, not never.
     // A window shorter than the longest must also be as long as a healthy pool's all-busy
     // stretches can be by chance (rules.libsonnet, exhaustedSpan: long tasks, correlated reads).
+    // The longest window, which needs exhaustedSampledMinReads reads at most and no span,
+    // counts only for a series read all through it (present in its first exhaustedWindow):
+    // a series just started (a new pod, a new pool) passed it on 8 all-busy reads, 2 minutes,
+    // which a healthy pool of 4 workers of 20 s tasks shows at 1 deploy in 10 (review).
     // The reads are counted on the series whose reads were all busy (plain `and`): matched on
     // the pool labels, a pool whose label changed lent its old series' reads to the new one,
     // and two all-busy reads of a new pod paged (tests/label-change.yaml).
@@ -194,10 +198,12 @@ local util = import '../lib/util.libsonnet';
       ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
        '        and\n' +
        '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s' +
-       (if longest then '' else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s')) % {
+       (if longest then '\n        and\n        present_over_time(workerpool_busy_workers{%(p)s}[%(first)s] offset %(before)s)'
+        else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s')) % {
         p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
         reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
         span: n.exhaustedSpan, ws: util.num(util.seconds(w)),
+        first: c.exhaustedWindow, before: util.duration(util.seconds(w) - util.seconds(c.exhaustedWindow)),
       }
       for w in rules.exhaustedWindows(c)
     ]),

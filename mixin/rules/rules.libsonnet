@@ -84,9 +84,12 @@ local util = import '../lib/util.libsonnet';
         // Compared, so evaluated now rather than as a chain of thunks m deep.
         if sum >= 0 || sum < 0 then [s, p, k, sum] else error 'busyPeriodSpan: NaN',
         std.range(0, std.floor(x + 12 * std.sqrt(x) + 20)), [1, 1 / (1 + rho), 1, 0])[3];
-    std.exp(std.foldl(function(b, i)
+    local span = std.foldl(function(b, i)
       local mid = (b[0] + b[1]) / 2;
-      if tail(std.exp(mid)) > chance then [mid, b[1]] else [b[0], mid], std.range(1, 16), [0, 12])[1]),
+      if tail(std.exp(mid)) > chance then [mid, b[1]] else [b[0], mid], std.range(1, 16), [0, 12])[1];
+    if !(chance > 0 && chance < 1) then error 'exhaustedSampledChance %s: want a chance between 0 and 1' % chance
+    else if span >= 12 then error 'busyPeriodSpan: the stretch at load %s and chance %s is past e^12 mean task durations per worker; lower exhaustedSampledLevel or raise exhaustedSampledChance' % [rho, chance]
+    else std.exp(span),
 
   // The pool's current capacity: its last max_workers within the rate window, so that one
   // missed read does not drop it. What the forecast compares its trends with, and the
@@ -318,14 +321,23 @@ local util = import '../lib/util.libsonnet';
           },
         },
         {
+          // Tasks finished per second, every outcome: the pool's progress.
+          record: n.throughput,
+          expr: 'sum without (outcome) (rate(workerpool_tasks_completed_total{%s}[%s]))' % [p, c.rateWindow],
+        },
+        {
           // How long a sampled busy gauge must read every worker busy before
           // WorkerPoolExhausted takes it for exhaustion, where the pool's tasks are long
           // against the scrape interval: a healthy pool's all-busy stretches then span many
           // reads, and the reads the pool's size needs (above) come within one stretch. The
           // longest stretch a healthy pool shows with a chance of exhaustedSampledChance
           // (busyPeriodSpan, 421 mean task durations per worker at 75%), in seconds: 35 minutes
-          // on 4 workers of 20 s tasks, 5 on 4 of 3 s (as long as 21 reads at 15 s), under a
-          // second on 16 of 0.2 s. The mean task duration is Little's: busy workers over
+          // on 4 workers of 20 s tasks, 5 on 4 of 3 s (as long as 21 reads at 15 s), 5 s on 16
+          // of 0.2 s. That tail is M/M/1's, for exponential task durations: more variable
+          // ones make longer stretches (lognormal, cv 1.3: a 16-minute one every 21 hours on 4
+          // workers of 20 s, against 65 for exponential; docs/forecast-design.md). The
+          // duration and the request rate are matched on all their labels: a gauge and a
+          // counter with different constant labels have no span, and the reads alone count. The mean task duration is Little's: busy workers over
           // tasks finished per second, over taskDurationWindow, each the mean of its recorded
           // rate-window series (a rate() over the long window itself divides by all of it, and
           // a pool younger than it would read tasks hours long). Sampled pools with a request
@@ -346,11 +358,6 @@ local util = import '../lib/util.libsonnet';
             by: util.labelList(c.poolLabels), p: p, dw: c.taskDurationWindow,
             longest: $.exhaustedLongestWindow(c), w: c.exhaustedWindow,
           },
-        },
-        {
-          // Tasks finished per second, every outcome: the pool's progress.
-          record: n.throughput,
-          expr: 'sum without (outcome) (rate(workerpool_tasks_completed_total{%s}[%s]))' % [p, c.rateWindow],
         },
         {
           // Queue growth in tasks per second: above 0 for a while means arrivals exceed service.
