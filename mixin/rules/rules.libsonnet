@@ -96,6 +96,10 @@ local util = import '../lib/util.libsonnet';
   // stall target scales.
   capacity(c):: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
 
+  // The pool's least capacity over the longest window WorkerPoolExhausted reads a sampled
+  // gauge over, one series per pool: what its reads and its span are sized by.
+  leastCapacity(c):: 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), c.poolSelector, $.exhaustedLongestWindow(c)],
+
   // One series per pool, for the side of a join `on` the pool labels that must hold one: the
   // largest of e's series by pool. A pool's raw series can change a label while it runs (a
   // deploy gives the same instance a new pod or version label): for a window after it, a range
@@ -315,7 +319,7 @@ local util = import '../lib/util.libsonnet';
             unless on (%(by)s)
             present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
           ||| % {
-            local least = 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), p, $.exhaustedLongestWindow(c)],
+            local least = $.leastCapacity(c),
             steps: std.join('\n  or\n  ', ['(%s >= %d) * 0 + %d' % [least, st[0], st[1]] for st in $.exhaustedReadSteps(c)]),
             by: util.labelList(c.poolLabels), p: p, w: c.exhaustedWindow,
           },
@@ -349,14 +353,14 @@ local util = import '../lib/util.libsonnet';
               / (avg_over_time(%(throughput)s[%(dw)s]) > 0)
             )
             / on (%(by)s)
-            (min by (%(by)s) (min_over_time(workerpool_max_workers{%(p)s}[%(longest)s])) > 0)
+            (%(least)s > 0)
             unless on (%(by)s)
             present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
           ||| % {
             k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
             busy: n.busy, throughput: n.throughput,
             by: util.labelList(c.poolLabels), p: p, dw: c.taskDurationWindow,
-            longest: $.exhaustedLongestWindow(c), w: c.exhaustedWindow,
+            least: $.leastCapacity(c), w: c.exhaustedWindow,
           },
         },
         {
