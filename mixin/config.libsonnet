@@ -180,7 +180,9 @@
     // (rules.libsonnet, exhaustedSpan: the busy period of M/M/1, 421 mean task durations per
     // worker at 75%): 35 minutes on 4 workers of 20 s tasks, which were paged within hours,
     // so the longest window alone, which counts only a series read all through it; 5
-    // minutes on 4 of 3 s; nothing on short tasks. The mean
+    // minutes on 4 of 3 s; nothing on short tasks. CherryPy's exact branch (exhaustedUtilization
+    // of busy seconds over exhaustedWindow) takes the same span over the same windows: 10
+    // threads of 10 s requests at 75% are all busy for 2m every three hours. The mean
     // task duration is Little's (busy workers over the request rate): Puma reports no
     // requests and is judged by its reads alone. Sources with busy seconds or a queue age
     // are judged by those, not by reads; Apache and Tomcat report no queue, so this branch is
@@ -207,6 +209,12 @@
     // ...or more than hungTaskDurationFactor times the pool's mean task duration, whichever is
     // longer, so that a pool of long tasks is judged against its own durations.
     hungTaskDurationFactor: 20,
+    // A source without a duration histogram (every exporter source) takes the mean by
+    // Little's law, busy workers over requests finished per second, at its least over this
+    // window: a hung request counts among the busy workers and would raise it as it ages.
+    // Longer than hungTaskDurationFactor mean durations, so that a hang is paged before it
+    // leaves the window.
+    hungTaskDurationWindow: '1h',
     hungFor: '1m',
 
     // Rejections (critical): more than rejectedRatio of submitted tasks rejected for lack of

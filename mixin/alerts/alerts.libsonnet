@@ -52,11 +52,20 @@ local util = import '../lib/util.libsonnet';
       // floor and some mean task durations (rules.durations: more on a pool of few workers,
       // whose queue holds tasks longer), or floor where no duration is known (no
       // duration histogram, as for CherryPy, or no task finished in taskDurationWindow).
+      // The queue age's duration comes from the histogram alone: every source that reports a
+      // queue age (the collector) has one.
       // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
       queueAgeLimit: limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
                            rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
+      // The hung-task age takes the mean of the duration histogram, or Little's where the
+      // pool has none (every exporter source): CherryPy, PHP-FPM, uWSGI and Tomcat pools of
+      // long requests were held to the 120 s floor, and healthy ones of 30 s requests (or 10 s
+      // ones of cv 1.3) had a request past it within minutes, paged. Little's counts the hung
+      // request among the busy workers, and on a pool finishing fewer than 20 requests in
+      // taskDurationWindow that alone raised the limit faster than the request aged: its least
+      // over hungTaskDurationWindow is the mean from before the hang.
       runningAgeLimit: limit('workerpool_oldest_running_task_age_seconds{%s}' % c.poolSelector,
-                             '%s * %s' % [n.meanDuration, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
+                             '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
       // The stats of a target could not be read for long enough that it is no chance:
       // statsDown below, over the longest of its windows.
       statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),
@@ -178,35 +187,51 @@ local util = import '../lib/util.libsonnet';
           local floor = rules.perPool(c, chance(c.predictNoiseChanceFloorFactor, '(clamp_max(%(x)s, 1) - clamp_max(%(x)s, 1) ^ 3 / (3 * %(x)s))' % { x: x }));
           '(%(m)s > on (%(by)s) %(f)s or on (%(by)s) (%(f)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s)' % { m: measured, f: floor, by: by };
       '(%(m)s < on (%(by)s) %(b)s or on (%(by)s) (%(b)s and on (%(by)s) %(m)s) or on (%(by)s) %(m)s or on (%(by)s) %(b)s)' % { m: floored, b: bound, by: by },
-    // The sampled busy gauge read every worker busy on every read of a window that holds at
-    // least the reads the pool's size needs (rules.libsonnet, exhaustedReads): exhaustedWindow
-    // times 1, 1.5, 2, 3, 4, 6 and 8, so that a window holds at most half again the reads
-    // needed. The longest needs exhaustedSampledMinReads at most, so that a pool read too
-    // seldom for its size (one worker, or four scraped every minute) is still paged once
-    // every read of it found every worker busy: late, not never.
-    // A window shorter than the longest must also be as long as a healthy pool's all-busy
-    // stretches can be by chance (rules.libsonnet, exhaustedSpan: long tasks, correlated reads).
-    // The longest window, which needs exhaustedSampledMinReads reads at most and no span,
-    // counts only for a series read all through it (present in its first exhaustedWindow):
-    // a series just started (a new pod, a new pool) passed it on 8 all-busy reads, 2 minutes,
-    // which a healthy pool of 4 workers of 20 s tasks shows at 1 deploy in 10 (review).
-    // The reads are counted on the series whose reads were all busy (plain `and`): matched on
-    // the pool labels, a pool whose label changed lent its old series' reads to the new one,
-    // and two all-busy reads of a new pod paged (tests/label-change.yaml).
-    local sampledAllBusy = std.join('\n        or\n        ', [
+    // Every worker busy through a window as long as the pool's own all-busy stretches can be
+    // by chance, one alternative a window: exhaustedWindow times 1, 1.5, 2, 3, 4, 6 and 8
+    // (rules.exhaustedWindows). allBusy(w, longest) is the window's own test of series. A
+    // window shorter than the longest must be as long as a healthy pool's all-busy stretches
+    // can be by chance (rules.libsonnet, exhaustedSpan: long tasks; a pool without a span,
+    // which has no request rate, takes every window). The longest takes no span, so that a
+    // pool of long tasks is still paged once it has been all busy for that long: late, not
+    // never; it counts only for a series read all through it (present in its first
+    // exhaustedWindow): a series just started (a new pod, a new pool) passed it at once
+    // (review: 8 all-busy reads, 2 minutes of a pool of 4 workers of 20 s tasks, 1 deploy in
+    // 10 at its peak).
+    local allBusyWindows(series, allBusy) = std.join('\n        or\n        ', [
       local longest = w == rules.exhaustedLongestWindow(c);
-      ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
-       '        and\n' +
-       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s' +
-       (if longest then '\n        and\n        present_over_time(workerpool_busy_workers{%(p)s}[%(first)s] offset %(before)s)'
-        else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s')) % {
-        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
-        reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
+      allBusy(w, longest) +
+      (if longest then '\n        and\n        present_over_time(%(series)s[%(first)s] offset %(before)s)'
+       else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s') % {
+        series: series, by: util.labelList(c.poolLabels),
         span: n.exhaustedSpan, ws: util.num(util.seconds(w)),
         first: c.exhaustedWindow, before: util.duration(util.seconds(w) - util.seconds(c.exhaustedWindow)),
       }
       for w in rules.exhaustedWindows(c)
     ]),
+    // Busy seconds (CherryPy): every worker busy, exactly, for exhaustedUtilization of the
+    // window. A pool of long requests is all busy by chance for minutes at a stretch: 10
+    // threads of 10 s requests at 75% passed 2m every three hours, 4 of 10 s every half hour,
+    // paged critical (docs/forecast-design.md).
+    local busySecondsAllBusy = allBusyWindows('workerpool_busy_seconds_total{%s}' % c.poolSelector, function(w, longest)
+      'rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])\n          / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s' % {
+        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization),
+      }),
+    // A sampled busy gauge: every worker busy on every read of a window that holds at least
+    // the reads the pool's size needs (rules.libsonnet, exhaustedReads), so that a window
+    // holds at most half again the reads needed. The longest needs exhaustedSampledMinReads
+    // at most, so that a pool read too seldom for its size (one worker, or four scraped every
+    // minute) is still paged once every read of it found every worker busy.
+    // The reads are counted on the series whose reads were all busy (plain `and`): matched on
+    // the pool labels, a pool whose label changed lent its old series' reads to the new one,
+    // and two all-busy reads of a new pod paged (tests/label-change.yaml).
+    local sampledAllBusy = allBusyWindows('workerpool_busy_workers{%s}' % c.poolSelector, function(w, longest)
+      ('avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s\n' +
+       '        and\n' +
+       '        count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) >= on (%(by)s) group_left () %(reads)s') % {
+        p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization), by: util.labelList(c.poolLabels),
+        reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
+      }),
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
     local limit(series, durations, floor) =
       '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
@@ -354,9 +379,9 @@ local util = import '../lib/util.libsonnet';
           // task duration), or a bounded queue is full (the next task is rejected; a queue of
           // capacity 0 is no queue: a caller blocked in its submit is judged by its wait), or,
           // where the source reports no queue age (CherryPy), every worker was busy through
-          // the window (exact, from busy seconds over the mean capacity; where the source has
-          // no busy seconds either, the busy gauge at every scrape of the window). $value is always
-          // the number of tasks queued.
+          // a window as long as the pool's tasks need (exact, from busy seconds over the mean
+          // capacity; where the source has no busy seconds either, the busy gauge at every
+          // scrape of the window). $value is always the number of tasks queued.
           expr: |||
             workerpool_queued_tasks{%(p)s} > 0
             and
@@ -367,8 +392,9 @@ local util = import '../lib/util.libsonnet';
               or
               (
                 (
-                  rate(workerpool_busy_seconds_total{%(p)s}[%(exhaustedWindow)s])
-                    / avg_over_time(workerpool_max_workers{%(p)s}[%(exhaustedWindow)s]) >= %(exhaustedUtilization)s
+                  (
+                    %(busySecondsAllBusy)s
+                  )
                   or
                   (
                     (
@@ -382,13 +408,13 @@ local util = import '../lib/util.libsonnet';
                 workerpool_oldest_queued_task_age_seconds{%(p)s}
               )
             )
-          ||| % f { sampledAllBusy: sampledAllBusy },
+          ||| % f { busySecondsAllBusy: busySecondsAllBusy, sampledAllBusy: sampledAllBusy },
           'for': c.exhaustedFor,
           keep_firing_for: c.exhaustedKeepFiringFor,
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s (a sampled busy gauge: on every read, as many and over as long as its size and task duration need, up to %(exhaustedLongest)s).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s, or as long as its task duration needs, up to %(exhaustedLongest)s (a sampled busy gauge: on every read, as many reads as its size needs).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
           },
         },
         {

@@ -21,6 +21,7 @@ local util = import '../lib/util.libsonnet';
     waitQuantile(q):: 'pool:workerpool_task_wait_seconds:p%s_rate%s' % [q, c.rateWindow],
     waitOverObjective(w):: 'pool:workerpool_task_wait_seconds:over_objective_ratio_rate%s' % w,
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
+    busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
@@ -330,37 +331,45 @@ local util = import '../lib/util.libsonnet';
           expr: 'sum without (outcome) (rate(workerpool_tasks_completed_total{%s}[%s]))' % [p, c.rateWindow],
         },
         {
-          // How long a sampled busy gauge must read every worker busy before
-          // WorkerPoolExhausted takes it for exhaustion, where the pool's tasks are long
-          // against the scrape interval: a healthy pool's all-busy stretches then span many
-          // reads, and the reads the pool's size needs (above) come within one stretch. The
-          // longest stretch a healthy pool shows with a chance of exhaustedSampledChance
-          // (busyPeriodSpan, 421 mean task durations per worker at 75%), in seconds: 35 minutes
-          // on 4 workers of 20 s tasks, 5 on 4 of 3 s (as long as 21 reads at 15 s), 5 s on 16
-          // of 0.2 s. That tail is M/M/1's, for exponential task durations: more variable
-          // ones make longer stretches (lognormal, cv 1.3: a 16-minute one every 21 hours on 4
-          // workers of 20 s, against 65 for exponential; docs/forecast-design.md). The
-          // duration and the request rate are matched on all their labels: a gauge and a
-          // counter with different constant labels have no span, and the reads alone count. The mean task duration is Little's: busy workers over
-          // tasks finished per second, over taskDurationWindow, each the mean of its recorded
-          // rate-window series (a rate() over the long window itself divides by all of it, and
-          // a pool younger than it would read tasks hours long). Sampled pools with a request
-          // counter only; Puma reports none and is judged by its reads alone.
+          // The mean task duration by Little's law, busy workers over tasks finished per second,
+          // over taskDurationWindow, each the mean of its recorded rate-window series (a rate()
+          // over the long window itself divides by all of it, and a pool younger than it would
+          // read tasks hours long). What a pool without a duration histogram (every exporter
+          // source) knows of its task duration: the hung-task age and the exhausted span scale
+          // with it. Matched on all labels: a gauge and a counter with different constant
+          // labels have none. Puma reports no requests and has none. PHP-FPM counts
+          // connections closed without a request (a load balancer's TCP check) as completions,
+          // which shortens it.
+          record: n.busyPerTask,
+          expr: |||
+            avg_over_time(%(busy)s[%(dw)s])
+            /
+            (avg_over_time(%(throughput)s[%(dw)s]) > 0)
+          ||| % { busy: n.busy, throughput: n.throughput, dw: c.taskDurationWindow },
+        },
+        {
+          // How long a pool without a queue age must have every worker busy before
+          // WorkerPoolExhausted takes it for exhaustion, where its tasks are long: a healthy
+          // pool's all-busy stretches then last minutes, long enough for exhaustedWindow of
+          // busy seconds (CherryPy) and for the reads a sampled gauge's size needs (above) to
+          // come within one stretch. The longest stretch a healthy pool shows with a chance of
+          // exhaustedSampledChance (busyPeriodSpan, 421 mean task durations per worker at 75%),
+          // in seconds: 35 minutes on 4 workers of 20 s tasks, 7 on 10 of 10 s, 5 on 4 of 3 s
+          // (as long as 21 reads at 15 s), 5 s on 16 of 0.2 s. That tail is M/M/1's, for
+          // exponential task durations: more variable ones make longer stretches (lognormal,
+          // cv 1.3: a 16-minute one every 21 hours on 4 workers of 20 s, against 65 for
+          // exponential; docs/forecast-design.md). The mean task duration is Little's (above):
+          // a pool without one (Puma) is judged by exhaustedWindow of busy seconds or by its
+          // reads alone. A pool with a queue age (Go) is judged by that age, and its span is
+          // not read.
           record: n.exhaustedSpan,
           expr: |||
-            %(k)s * max by (%(by)s) (
-              avg_over_time(%(busy)s[%(dw)s])
-              / (avg_over_time(%(throughput)s[%(dw)s]) > 0)
-            )
+            %(k)s * max by (%(by)s) (%(busyPerTask)s)
             / on (%(by)s)
             (%(least)s > 0)
-            unless on (%(by)s)
-            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
           ||| % {
             k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
-            busy: n.busy, throughput: n.throughput,
-            by: util.labelList(c.poolLabels), p: p, dw: c.taskDurationWindow,
-            least: $.leastCapacity(c), w: c.exhaustedWindow,
+            busyPerTask: n.busyPerTask, by: util.labelList(c.poolLabels), least: $.leastCapacity(c),
           },
         },
         {
