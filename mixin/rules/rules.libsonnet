@@ -358,18 +358,24 @@ local util = import '../lib/util.libsonnet';
           // (as long as 21 reads at 15 s), 5 s on 16 of 0.2 s. That tail is M/M/1's, for
           // exponential task durations: more variable ones make longer stretches (lognormal,
           // cv 1.3: a 16-minute one every 21 hours on 4 workers of 20 s, against 65 for
-          // exponential; docs/forecast-design.md). The mean task duration is Little's (above):
-          // a pool without one (Puma) is judged by exhaustedWindow of busy seconds or by its
-          // reads alone. A pool with a queue age (Go) is judged by that age, and its span is
-          // not read.
+          // exponential; docs/forecast-design.md). The mean task duration is Little's (above).
+          // A pool that counts its requests but has no mean yet (none finished in its first
+          // minutes) has a span as long as the longest window: it may be of long requests, and
+          // a healthy CherryPy pool of 4 threads of 10 s requests (cv 1.3) was all busy
+          // through its first 2 minutes and paged. A pool that counts no requests (Puma) has
+          // none, and is judged by exhaustedWindow of busy seconds or by its reads alone. A
+          // pool with a queue age (Go) is judged by that age, and its span is not read.
           record: n.exhaustedSpan,
           expr: |||
             %(k)s * max by (%(by)s) (%(busyPerTask)s)
             / on (%(by)s)
             (%(least)s > 0)
+            or on (%(by)s)
+            max by (%(by)s) (present_over_time(workerpool_tasks_completed_total{%(p)s}[%(dw)s])) * %(longest)s
           ||| % {
             k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
             busyPerTask: n.busyPerTask, by: util.labelList(c.poolLabels), least: $.leastCapacity(c),
+            p: p, dw: c.taskDurationWindow, longest: util.num(util.seconds($.exhaustedLongestWindow(c))),
           },
         },
         {
