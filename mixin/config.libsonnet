@@ -212,8 +212,10 @@
     // A source without a duration histogram (every exporter source) takes the mean by
     // Little's law, busy workers over requests finished per second, at its least over this
     // window: a hung request counts among the busy workers and would raise it as it ages.
-    // Longer than hungTaskDurationFactor mean durations, so that a hang is paged before it
-    // leaves the window.
+    // Longer than hungTaskDurationFactor mean durations (as it is for requests under 3
+    // minutes), so that a hang is paged before it leaves the window; for longer ones on a pool
+    // finishing fewer than 20 requests in taskDurationWindow, the limit follows the hang's own
+    // rise once it has outlived this window.
     hungTaskDurationWindow: '1h',
     hungFor: '1m',
 

@@ -191,8 +191,9 @@ local util = import '../lib/util.libsonnet';
     // by chance, one alternative a window: exhaustedWindow times 1, 1.5, 2, 3, 4, 6 and 8
     // (rules.exhaustedWindows). allBusy(w, longest) is the window's own test of series. A
     // window shorter than the longest must be as long as a healthy pool's all-busy stretches
-    // can be by chance (rules.libsonnet, exhaustedSpan: long tasks; a pool without a span,
-    // which has no request rate, takes every window). The longest takes no span, so that a
+    // can be by chance (rules.libsonnet, exhaustedSpan: long tasks; a pool that counts no
+    // requests has no span and takes every window; one that counts them but has no mean
+    // duration yet takes the longest only). The longest takes no span, so that a
     // pool of long tasks is still paged once it has been all busy for that long: late, not
     // never; it counts only for a series read all through it (present in its first
     // exhaustedWindow): a series just started (a new pod, a new pool) passed it at once
@@ -212,7 +213,9 @@ local util = import '../lib/util.libsonnet';
     // Busy seconds (CherryPy): every worker busy, exactly, for exhaustedUtilization of the
     // window. A pool of long requests is all busy by chance for minutes at a stretch: 10
     // threads of 10 s requests at 75% passed 2m every three hours, 4 of 10 s every half hour,
-    // paged critical (docs/forecast-design.md).
+    // paged critical (docs/forecast-design.md). The span is for stretches strictly all busy;
+    // the 1% of idle the level allows joins stretches across short gaps, which the review's
+    // simulation found pages 1-4 times as often as strictly all busy would.
     local busySecondsAllBusy = allBusyWindows('workerpool_busy_seconds_total{%s}' % c.poolSelector, function(w, longest)
       'rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])\n          / avg_over_time(workerpool_max_workers{%(p)s}[%(w)s]) >= %(level)s' % {
         p: c.poolSelector, w: w, level: util.num(c.exhaustedUtilization),
