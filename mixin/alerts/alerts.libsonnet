@@ -59,8 +59,8 @@ local util = import '../lib/util.libsonnet';
                            rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
       // The hung-task age takes the mean of the duration histogram, or Little's where the
       // pool has none (every exporter source): CherryPy, PHP-FPM, uWSGI and Tomcat pools of
-      // long requests were held to the 120 s floor, and healthy ones of 30 s requests (or 10 s
-      // ones of cv 1.3) had a request past it within minutes, paged. Little's counts the hung
+      // long requests were held to the 120 s floor, and healthy ones of 60 s requests (or 30 s
+      // ones of cv 1.3) had a request past it for a minute a few times an hour, paged. Little's counts the hung
       // request among the busy workers, and on a pool finishing fewer than 20 requests in
       // taskDurationWindow that alone raised the limit faster than the request aged: its least
       // over hungTaskDurationWindow is the mean from before the hang.
