@@ -359,23 +359,31 @@ local util = import '../lib/util.libsonnet';
           // exponential task durations: more variable ones make longer stretches (lognormal,
           // cv 1.3: a 16-minute one every 21 hours on 4 workers of 20 s, against 65 for
           // exponential; docs/forecast-design.md). The mean task duration is Little's (above).
-          // A pool that counts its requests but has no mean yet (none finished in its first
-          // minutes) has a span as long as the longest window: it may be of long requests, and
-          // a healthy CherryPy pool of 4 threads of 10 s requests (cv 1.3) was all busy
-          // through its first 2 minutes and paged. A pool that counts no requests (Puma) has
-          // none, and is judged by exhaustedWindow of busy seconds or by its reads alone. A
-          // pool with a queue age (Go) is judged by that age, and its span is not read.
+          // A pool that counts its requests but has no mean yet, in its first minutes (its
+          // counter first read within the longest window), has a span as long as that window:
+          // it may be of long requests, and a healthy CherryPy pool of 4 threads of 10 s
+          // requests (cv 1.3) was all busy through its first 2 minutes and paged. A pool hung
+          // from its start is then paged by WorkerPoolStalled (8-9 minutes in), not by this.
+          // Only while young: a pool whose mean never comes (a counter that never rises, or
+          // one whose constant labels differ from its busy series') kept it for good and was
+          // paged 14 minutes late (review). A pool without a mean past that, or that counts
+          // no requests (Puma), has no span, and is judged by exhaustedWindow of busy seconds
+          // or by its reads alone. A pool with a queue age (Go) is judged by that age, and its
+          // span is not read.
           record: n.exhaustedSpan,
           expr: |||
             %(k)s * max by (%(by)s) (%(busyPerTask)s)
             / on (%(by)s)
             (%(least)s > 0)
             or on (%(by)s)
-            max by (%(by)s) (present_over_time(workerpool_tasks_completed_total{%(p)s}[%(dw)s])) * %(longest)s
+            max by (%(by)s) (present_over_time(workerpool_tasks_completed_total{%(p)s}[%(lw)s])) * %(longest)s
+            unless on (%(by)s)
+            present_over_time(workerpool_tasks_completed_total{%(p)s}[%(first)s] offset %(before)s)
           ||| % {
             k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
             busyPerTask: n.busyPerTask, by: util.labelList(c.poolLabels), least: $.leastCapacity(c),
-            p: p, dw: c.taskDurationWindow, longest: util.num(util.seconds($.exhaustedLongestWindow(c))),
+            p: p, lw: $.exhaustedLongestWindow(c), longest: util.num(util.seconds($.exhaustedLongestWindow(c))),
+            first: c.exhaustedWindow, before: util.duration(util.seconds($.exhaustedLongestWindow(c)) - util.seconds(c.exhaustedWindow)),
           },
         },
         {
