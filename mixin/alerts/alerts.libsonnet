@@ -202,12 +202,10 @@ local util = import '../lib/util.libsonnet';
     local allBusyWindows(series, allBusy) = std.join('\n        or\n        ', [
       local longest = w == rules.exhaustedLongestWindow(c);
       allBusy(w, longest) +
-      (if longest then '\n        and\n        present_over_time(%(series)s[%(first)s] offset %(before)s)'
-       else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s') % {
-        series: series, by: util.labelList(c.poolLabels),
-        span: n.exhaustedSpan, ws: util.num(util.seconds(w)),
-        first: c.exhaustedWindow, before: util.duration(util.seconds(w) - util.seconds(c.exhaustedWindow)),
-      }
+      (if longest then '\n        and\n        ' + rules.readSinceLongest(c, series)
+       else '\n        unless on (%(by)s)\n        %(span)s > %(ws)s' % {
+         by: util.labelList(c.poolLabels), span: n.exhaustedSpan, ws: util.num(util.seconds(w)),
+       })
       for w in rules.exhaustedWindows(c)
     ]),
     // Busy seconds (CherryPy): every worker busy, exactly, for exhaustedUtilization of the

@@ -97,6 +97,13 @@ local util = import '../lib/util.libsonnet';
   // stall target scales.
   capacity(c):: 'last_over_time(workerpool_max_workers{%s}[%s])' % [c.poolSelector, c.rateWindow],
 
+  // series was read at the start of the longest window WorkerPoolExhausted reads (within its
+  // first exhaustedWindow): a series (a pool, a pod) no younger than that window. What the
+  // longest window of the alert and the young pool's span both ask.
+  readSinceLongest(c, series)::
+    local longest = util.seconds($.exhaustedLongestWindow(c));
+    'present_over_time(%s[%s] offset %s)' % [series, c.exhaustedWindow, util.duration(longest - util.seconds(c.exhaustedWindow))],
+
   // The pool's least capacity over the longest window WorkerPoolExhausted reads a sampled
   // gauge over, one series per pool: what its reads and its span are sized by.
   leastCapacity(c):: 'min by (%s) (min_over_time(workerpool_max_workers{%s}[%s]))' % [util.labelList(c.poolLabels), c.poolSelector, $.exhaustedLongestWindow(c)],
@@ -378,12 +385,12 @@ local util = import '../lib/util.libsonnet';
             or on (%(by)s)
             max by (%(by)s) (present_over_time(workerpool_tasks_completed_total{%(p)s}[%(lw)s])) * %(longest)s
             unless on (%(by)s)
-            present_over_time(workerpool_tasks_completed_total{%(p)s}[%(first)s] offset %(before)s)
+            %(readSinceLongest)s
           ||| % {
             k: util.num($.busyPeriodSpan($.sampledLevel(c), c.exhaustedSampledChance)),
             busyPerTask: n.busyPerTask, by: util.labelList(c.poolLabels), least: $.leastCapacity(c),
             p: p, lw: $.exhaustedLongestWindow(c), longest: util.num(util.seconds($.exhaustedLongestWindow(c))),
-            first: c.exhaustedWindow, before: util.duration(util.seconds($.exhaustedLongestWindow(c)) - util.seconds(c.exhaustedWindow)),
+            readSinceLongest: $.readSinceLongest(c, 'workerpool_tasks_completed_total{%s}' % p),
           },
         },
         {
