@@ -97,8 +97,10 @@ func TestBusyWithThreadsStillToSpawn(t *testing.T) {
 	srv := pumatest.Start(t, 0, 1, 4)
 	// The readiness request's thread may not be back waiting yet: wait for it.
 	idle := waitFor(t, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 0 })[0]
-	if idle.MaxWorkers != 4 || idle.Workers != 1 || idle.BusyWorkers != 0 {
-		t.Errorf("idle pool = %+v, want 0 busy of 1 spawned, 4 allowed", idle)
+	// Puma spawns a second thread when a request arrives before its first thread is back
+	// waiting (the readiness request can), and trims it only after 30 s: 1 or 2 spawned.
+	if idle.MaxWorkers != 4 || idle.Workers < 1 || idle.Workers > 2 || idle.BusyWorkers != 0 {
+		t.Errorf("idle pool = %+v, want 0 busy of 1 or 2 spawned, 4 allowed", idle)
 	}
 	srv.Occupy(t, 2, 0)
 	// A thread spawned for a request counts as busy from its spawn, a moment before it takes
