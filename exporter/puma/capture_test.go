@@ -34,7 +34,7 @@ func TestCapture(t *testing.T) {
 	})
 	t.Run("single saturated", func(t *testing.T) {
 		srv := pumatest.Start(t, 0, 2, 2)
-		srv.Occupy(t, 5, 300*time.Millisecond)
+		srv.Occupy(t, 5, time.Second)
 		writeWhen(t, srv, "single-saturated.json", func(p []exporter.Pool) bool {
 			return len(p) == 1 && p[0].BusyWorkers == 2 && p[0].QueuedTasks == 3
 		})

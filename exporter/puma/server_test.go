@@ -51,7 +51,7 @@ func waitFor(t *testing.T, target, what string, ok func([]exporter.Pool) bool) [
 func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 	const threads, queued = 2, 3
 	srv := pumatest.Start(t, 0, threads, threads)
-	srv.Occupy(t, threads+queued, 300*time.Millisecond)
+	srv.Occupy(t, threads+queued, time.Second)
 	pools := waitFor(t, srv.StatsURL, "2 busy and 3 queued", func(p []exporter.Pool) bool {
 		return len(p) == 1 && p[0].BusyWorkers == threads && p[0].QueuedTasks == queued
 	})

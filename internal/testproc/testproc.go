@@ -62,17 +62,30 @@ func MissingTool(t testing.TB, what, install, reason string) {
 	t.Skip(msg + "; " + RequireEnv + "=1 makes this a failure")
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago. The small
-// race with other programs is the usual price of handing a port to a child process.
+// FreePort returns a TCP port on 127.0.0.1 that nothing listened on a moment ago and that
+// this test binary has not handed out before. The kernel offers the port it just freed again
+// about once in 7,000 calls, and a server started with two ports (its own and its stats
+// page's) then fails to bind the second; the race with other programs is the usual price of
+// handing a port to a child process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("find a free port: the kernel offered only ports handed out before")
+	return 0
 }
+
+// handedOut holds every port FreePort returned in this process.
+var handedOut sync.Map
 
 // HostPort formats a loopback address for port.
 func HostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
