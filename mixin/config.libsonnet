@@ -217,6 +217,11 @@
     // finishing fewer than 20 requests in taskDurationWindow, the limit follows the hang's own
     // rise once it has outlived this window.
     hungTaskDurationWindow: '1h',
+    // ...or more than hungTaskLongestFactor times the longest task the pool finished in
+    // taskDurationWindow (one that ended before it could be paged as hung): a mean does not
+    // tell a heavy tail, and a healthy pool of tasks of cv 1.3 runs one past 20 means a few
+    // times a day.
+    hungTaskLongestFactor: 2,
     hungFor: '1m',
 
     // Rejections (critical): more than rejectedRatio of submitted tasks rejected for lack of

@@ -47,25 +47,14 @@ local util = import '../lib/util.libsonnet';
       // paging about a pool shut down (or gone with its process) for up to a window.
       present: rules.capacity(c),
       meanDuration: n.meanDuration,
+      hungLimit: n.hungLimit,
       waitObjective: n.waitObjective,
-      // A limit in seconds that grows with the pool's own task duration: the larger of
-      // floor and some mean task durations (rules.durations: more on a pool of few workers,
-      // whose queue holds tasks longer), or floor where no duration is known (no
-      // duration histogram, as for CherryPy, or no task finished in taskDurationWindow).
-      // The queue age's duration comes from the histogram alone: every source that reports a
-      // queue age (the collector) has one.
-      // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
-      queueAgeLimit: limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
+      // The queue age's limit: the larger of floor and some mean task durations
+      // (rules.durations: more on a pool of few workers, whose queue holds tasks longer), or
+      // floor where no duration is known. It comes from the histogram alone: every source that
+      // reports a queue age (the collector) has one.
+      queueAgeLimit: rules.limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
                            rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
-      // The hung-task age takes the mean of the duration histogram, or Little's where the
-      // pool has none (every exporter source): CherryPy, PHP-FPM, uWSGI and Tomcat pools of
-      // long requests were held to the 120 s floor, and healthy ones of 60 s requests (or 30 s
-      // ones of cv 1.3) had a request past it for a minute a few times an hour, paged. Little's counts the hung
-      // request among the busy workers, and on a pool finishing fewer than 20 requests in
-      // taskDurationWindow that alone raised the limit faster than the request aged: its least
-      // over hungTaskDurationWindow is the mean from before the hang.
-      runningAgeLimit: limit('workerpool_oldest_running_task_age_seconds{%s}' % c.poolSelector,
-                             '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
       // The stats of a target could not be read for long enough that it is no chance:
       // statsDown below, over the longest of its windows.
       statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),
@@ -234,8 +223,6 @@ local util = import '../lib/util.libsonnet';
         reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
       }),
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
-    local limit(series, durations, floor) =
-      '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
 
     // The culprit, named in the page itself: the route of the alert's pool that holds the most
     // workers (busyCulprit) or runs the oldest request (oldestCulprit), read from the route
@@ -442,13 +429,13 @@ local util = import '../lib/util.libsonnet';
           // The limit grows with the pool's own task duration, so a pool of long tasks is not
           // taken for hung.
           expr: |||
-            workerpool_oldest_running_task_age_seconds{%(p)s} > %(runningAgeLimit)s
+            workerpool_oldest_running_task_age_seconds{%(p)s} > %(hungLimit)s
           ||| % f,
           'for': c.hungFor,
           labels: { severity: c.severityWarning },
           annotations: {
             summary: 'Worker pool has a task that has been running for too long.',
-            description: ('The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss and %(hungTaskDurationFactor)s mean task durations): its worker is probably hung on a call without a timeout.' % f) + oldestCulprit,
+            description: ('The oldest task of pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has run for {{ $value | humanizeDuration }} (more than %(hungTaskAgeSeconds)ss, %(hungTaskDurationFactor)s mean task durations and %(hungTaskLongestFactor)s times its longest task that ended in the last %(taskDurationWindow)s): its worker is probably hung on a call without a timeout.' % f) + oldestCulprit,
           },
         },
         {

@@ -28,7 +28,16 @@ local util = import '../lib/util.libsonnet';
     noise(w):: 'pool:workerpool_busy_workers:noise_rate%s' % w,
     exhaustedReads: 'pool:workerpool_busy_workers:exhausted_reads',
     exhaustedSpan: 'pool:workerpool_busy_workers:exhausted_span_seconds',
+    endedAge: 'pool:workerpool_oldest_running_task_age_seconds:at_end',
+    hungLimit: 'pool:workerpool_oldest_running_task_age_seconds:hung_limit',
   },
+
+  // A limit in seconds that grows with the pool's own task duration: durations (an expression
+  // in seconds) where it is above floor, or floor where no duration is known (no duration
+  // histogram and no Little's mean, or no task finished in taskDurationWindow).
+  // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
+  limit(series, durations, floor)::
+    '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
 
   // The windows WorkerPoolExhausted reads a sampled busy gauge over, as multiples of
   // exhaustedWindow, shortest first (alerts.libsonnet, sampledAllBusy); the recorded reads
@@ -268,6 +277,7 @@ local util = import '../lib/util.libsonnet';
     local n = $.names(c),
     local h = $.hist(c),
     local p = c.poolSelector,
+    local age = 'workerpool_oldest_running_task_age_seconds{%s}' % p,
     // The short window of the exhaustion forecast is recorded apart only where a _config
     // does not make it the rate window: its busy rate and noise are then the rate window's.
     local shortWindowApart = c.predictNowWindow != c.rateWindow,
@@ -499,6 +509,47 @@ local util = import '../lib/util.libsonnet';
           // the exhausted queue age and the hung-task age of long-task pools scale with.
           record: n.meanDuration,
           expr: h.mean('workerpool_task_duration_seconds', c.taskDurationWindow),
+        },
+        {
+          // After the mean it reads (a rule reads the ones before it in its group at this
+          // evaluation, the ones after at the last: a pool's first minute would take the floor).
+          // The age the pool's oldest running task had reached when it ended, recorded at each
+          // evaluation within rateWindow of its end (the age dropped below its peak over the
+          // window; a window of a few scrapes, so that a drop shows at any scrape interval):
+          // what a healthy task of the pool's longest lasts. Only a task that ended before
+          // WorkerPoolHungWorkers could page it (within the hung limit and hungFor): a hung
+          // request ended by a timeout, a kill or a restart after it paged would otherwise
+          // raise the limit for the next hang.
+          record: n.endedAge,
+          expr: |||
+            (max_over_time(%(age)s[%(rw)s]) <= %(hungLimit)s + %(hungFor)s)
+            >
+            %(age)s
+          ||| % { age: age, rw: c.rateWindow, hungLimit: n.hungLimit, hungFor: util.num(util.seconds(c.hungFor)) },
+        },
+        {
+          // The age past which WorkerPoolHungWorkers takes the oldest running task for hung: the
+          // larger of hungTaskAgeSeconds, hungTaskDurationFactor mean task durations, and
+          // hungTaskLongestFactor times the longest task that ended in taskDurationWindow
+          // (above). The mean is the duration histogram's, or Little's where the pool has none
+          // (every exporter source): CherryPy, PHP-FPM, uWSGI and Tomcat pools of long requests
+          // were held to the 120 s floor, and healthy ones of 60 s requests (or 30 s ones of cv
+          // 1.3) had a request past it for a minute a few times an hour, paged. Little's counts
+          // the hung request among the busy workers, and on a pool finishing fewer than 20
+          // requests in taskDurationWindow that alone raised the limit faster than the request
+          // aged: its least over hungTaskDurationWindow is the mean from before the hang. A mean
+          // does not tell a heavy tail: healthy pools of 5-60 s tasks of lognormal shape 1 and
+          // 1.5 (cv 1.3 and 2.9) ran a task past 20 means a few times a day to a few times an
+          // hour, and were paged; the longest ended task is the tail the pool really has.
+          record: n.hungLimit,
+          expr: |||
+            %(longestFactor)s * max_over_time(%(endedAge)s[%(dw)s]) > %(base)s
+            or
+            %(base)s
+          ||| % {
+            longestFactor: util.num(c.hungTaskLongestFactor), endedAge: n.endedAge, dw: c.taskDurationWindow,
+            base: $.limit(age, '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
+          },
         },
         {
           // The pool's queue-wait objective threshold in seconds (see waitObjective* in
