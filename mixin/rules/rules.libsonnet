@@ -520,12 +520,18 @@ local util = import '../lib/util.libsonnet';
           // WorkerPoolHungWorkers could page it (within the hung limit and hungFor): a hung
           // request ended by a timeout, a kill or a restart after it paged would otherwise
           // raise the limit for the next hang.
+          // Nor does a task of a pool paged within the window: at a scrape interval longer than hungFor
+          // both evaluations of a page read one sample, and a hang paged at no more than the
+          // limit and hungFor would count; and a paged hang that ends enters the mean of a pool
+          // finishing few tasks, which lifts the limit past it at once (review).
           record: n.endedAge,
           expr: |||
             (max_over_time(%(age)s[%(rw)s]) <= %(hungLimit)s + %(hungFor)s)
             >
             %(age)s
-          ||| % { age: age, rw: c.rateWindow, hungLimit: n.hungLimit, hungFor: util.num(util.seconds(c.hungFor)) },
+            unless on (%(by)s)
+            max_over_time(ALERTS{alertname="WorkerPoolHungWorkers",alertstate="firing"}[%(rw)s])
+          ||| % { age: age, rw: c.rateWindow, hungLimit: n.hungLimit, hungFor: util.num(util.seconds(c.hungFor)), by: util.labelList(c.poolLabels) },
         },
         {
           // The age past which WorkerPoolHungWorkers takes the oldest running task for hung: the
