@@ -426,8 +426,8 @@ local util = import '../lib/util.libsonnet';
           alert: 'WorkerPoolHungWorkers',
           // A task running far longer than any task should is a worker lost to the pool;
           // a few more and the remaining ones cannot carry the load.
-          // The limit grows with the pool's own task duration, so a pool of long tasks is not
-          // taken for hung.
+          // The limit grows with the pool's own task duration and its longest tasks, so a pool
+          // of long or heavy-tailed tasks is not taken for hung (rules.libsonnet, hungLimit).
           expr: |||
             workerpool_oldest_running_task_age_seconds{%(p)s} > %(hungLimit)s
           ||| % f,

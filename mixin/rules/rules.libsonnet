@@ -511,19 +511,20 @@ local util = import '../lib/util.libsonnet';
           expr: h.mean('workerpool_task_duration_seconds', c.taskDurationWindow),
         },
         {
-          // After the mean it reads (a rule reads the ones before it in its group at this
-          // evaluation, the ones after at the last: a pool's first minute would take the floor).
           // The age the pool's oldest running task had reached when it ended, recorded at each
           // evaluation within rateWindow of its end (the age dropped below its peak over the
           // window; a window of a few scrapes, so that a drop shows at any scrape interval):
           // what a healthy task of the pool's longest lasts. Only a task that ended before
           // WorkerPoolHungWorkers could page it (within the hung limit and hungFor): a hung
           // request ended by a timeout, a kill or a restart after it paged would otherwise
-          // raise the limit for the next hang.
-          // Nor does a task of a pool paged within the window: at a scrape interval longer than hungFor
-          // both evaluations of a page read one sample, and a hang paged at no more than the
-          // limit and hungFor would count; and a paged hang that ends enters the mean of a pool
-          // finishing few tasks, which lifts the limit past it at once (review).
+          // raise the limit for the next hang. Nor does a task of a pool paged within the
+          // window: at a scrape interval longer than hungFor both evaluations of a page read
+          // one sample, and a hang paged at no more than the limit and hungFor would count;
+          // and a paged hang that ends enters the mean of a pool finishing few tasks, which
+          // lifts the limit past it at once (review).
+          // This record and the limit come after the mean they read: a rule reads the ones
+          // before it in its group at this evaluation, the ones after at the last, and a
+          // pool's first minute would take the floor.
           record: n.endedAge,
           expr: |||
             (max_over_time(%(age)s[%(rw)s]) <= %(hungLimit)s + %(hungFor)s)
