@@ -36,8 +36,15 @@ local util = import '../lib/util.libsonnet';
   // in seconds) where it is above floor, or floor where no duration is known (no duration
   // histogram and no Little's mean, or no task finished in taskDurationWindow).
   // `series * 0 + floor` keeps the series' labels, user-added constant ones included.
-  limit(series, durations, floor)::
-    '(clamp_min(%s, %s) or %s * 0 + %s)' % [durations, util.num(floor), series, util.num(floor)],
+  // With readFor, floor stands in for an unknown duration only once series has been read for
+  // that long: before, "unknown" means too young to know, not "no task finishes".
+  limit(series, durations, floor, readFor=null)::
+    local fallback = '%s * 0 + %s' % [series, util.num(floor)];
+    '(clamp_min(%s, %s) or %s)' % [
+      durations,
+      util.num(floor),
+      if readFor == null then fallback else '%s and present_over_time(%s[%s] offset %s)' % [fallback, series, readFor, readFor],
+    ],
 
   // The windows WorkerPoolExhausted reads a sampled busy gauge over, as multiples of
   // exhaustedWindow, shortest first (alerts.libsonnet, sampledAllBusy); the recorded reads
@@ -555,7 +562,7 @@ local util = import '../lib/util.libsonnet';
             %(base)s
           ||| % {
             longestFactor: util.num(c.hungTaskLongestFactor), endedAge: n.endedAge, dw: c.taskDurationWindow,
-            base: $.limit(age, '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds),
+            base: $.limit(age, '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds, c.rateWindow),
           },
         },
         {
