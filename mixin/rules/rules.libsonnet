@@ -555,6 +555,9 @@ local util = import '../lib/util.libsonnet';
           // does not tell a heavy tail: healthy pools of 5-60 s tasks of lognormal shape 1 and
           // 1.5 (cv 1.3 and 2.9) ran a task past 20 means a few times a day to a few times an
           // hour, and were paged; the longest ended task is the tail the pool really has.
+          // No mean in a pool's first rateWindow is no reason for the floor: an exporter source
+          // has no Little's mean before then, and young healthy pools of 20-120 s requests were
+          // paged at 4m; a hang from their first second waits for the limit until 5m.
           record: n.hungLimit,
           expr: |||
             %(longestFactor)s * max_over_time(%(endedAge)s[%(dw)s]) > %(base)s
