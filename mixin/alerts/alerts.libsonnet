@@ -52,11 +52,9 @@ local util = import '../lib/util.libsonnet';
       // The queue age's limit: the larger of floor and some mean task durations
       // (rules.durations: more on a pool of few workers, whose queue holds tasks longer), or
       // floor where no duration is known. It comes from the histogram alone: every source that
-      // reports a queue age (the collector) has one. Not before a task has finished or the pool
-      // has been read for rateWindow: a young pool of 4 workers of 120 s tasks at 70% queued
-      // a task past 10 s before its first task finished, and was paged critical at 3m.
+      // reports a queue age (the collector) has one.
       queueAgeLimit: rules.limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
-                           rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds, c.rateWindow),
+                           rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
       // The stats of a target could not be read for long enough that it is no chance:
       // statsDown below, over the longest of its windows.
       statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),

@@ -558,21 +558,6 @@ local util = import '../lib/util.libsonnet';
           // No mean in a pool's first rateWindow is no reason for the floor: an exporter source
           // has no Little's mean before then, and young healthy pools of 20-120 s requests were
           // paged at 4m; a hang from their first second waits for the limit until 5m.
-          // A duration histogram's mean reads low while the pool is young: only its shorter tasks
-          // have finished (Go pools of 30 s tasks of shape 1 read 25-27 s in their first
-          // minutes, a limit of 530 s, and ran a healthy task past it). Little's counts the
-          // tasks still running, and reads high then: in a pool's first hungTaskDurationWindow
-          // the larger of the two.
-          local littles = 'min_over_time(%s[%s])' % [n.busyPerTask, c.hungTaskDurationWindow],
-          local durations = std.rstripChars(|||
-            %(littles)s > %(mean)s
-            unless
-            present_over_time(%(age)s[%(rw)s] offset %(hw)s)
-            or
-            %(mean)s
-            or
-            %(littles)s
-          ||| % { littles: littles, mean: n.meanDuration, age: age, rw: c.rateWindow, hw: c.hungTaskDurationWindow }, '\n'),
           record: n.hungLimit,
           expr: |||
             %(longestFactor)s * max_over_time(%(endedAge)s[%(dw)s]) > %(base)s
@@ -580,7 +565,7 @@ local util = import '../lib/util.libsonnet';
             %(base)s
           ||| % {
             longestFactor: util.num(c.hungTaskLongestFactor), endedAge: n.endedAge, dw: c.taskDurationWindow,
-            base: $.limit(age, '(%s) * %s' % [durations, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds, c.rateWindow),
+            base: $.limit(age, '(%s or min_over_time(%s[%s])) * %s' % [n.meanDuration, n.busyPerTask, c.hungTaskDurationWindow, util.num(c.hungTaskDurationFactor)], c.hungTaskAgeSeconds, c.rateWindow),
           },
         },
         {
