@@ -423,7 +423,7 @@ local util = import '../lib/util.libsonnet';
           },
         },
         {
-          alert: 'WorkerPoolHungWorkers',
+          alert: n.hungAlert,
           // A task running far longer than any task should is a worker lost to the pool;
           // a few more and the remaining ones cannot carry the load.
           // The limit grows with the pool's own task duration and its longest tasks, so a pool

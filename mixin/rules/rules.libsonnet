@@ -30,6 +30,8 @@ local util = import '../lib/util.libsonnet';
     exhaustedSpan: 'pool:workerpool_busy_workers:exhausted_span_seconds',
     endedAge: 'pool:workerpool_oldest_running_task_age_seconds:at_end',
     hungLimit: 'pool:workerpool_oldest_running_task_age_seconds:hung_limit',
+    // Not a record: the alert the ended-task record leaves out pools paged by.
+    hungAlert: 'WorkerPoolHungWorkers',
   },
 
   // A limit in seconds that grows with the pool's own task duration: durations (an expression
@@ -43,8 +45,11 @@ local util = import '../lib/util.libsonnet';
     '(clamp_min(%s, %s) or %s)' % [
       durations,
       util.num(floor),
-      if readFor == null then fallback else '%s and present_over_time(%s[%s] offset %s)' % [fallback, series, readFor, readFor],
+      if readFor == null then fallback else '%s and %s' % [fallback, $.readFor(series, readFor)],
     ],
+
+  // series has been read for window w: it was sampled from w to twice w ago.
+  readFor(series, w):: 'present_over_time(%s[%s] offset %s)' % [series, w, w],
 
   // The windows WorkerPoolExhausted reads a sampled busy gauge over, as multiples of
   // exhaustedWindow, shortest first (alerts.libsonnet, sampledAllBusy); the recorded reads
@@ -257,13 +262,13 @@ local util = import '../lib/util.libsonnet';
           rate(workerpool_busy_seconds_total{%(p)s}[%(w)s])
         )
         and
-        present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s] offset %(rw)s)
+        %(readBusySeconds)s
       )
       or
       (
         avg_over_time(workerpool_busy_workers{%(p)s}[%(w)s])
         and
-        present_over_time(workerpool_busy_workers{%(p)s}[%(rw)s] offset %(rw)s)
+        %(readBusyWorkers)s
         unless on (%(by)s)
         present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
       )
@@ -271,6 +276,8 @@ local util = import '../lib/util.libsonnet';
       p: c.poolSelector,
       w: w,
       rw: c.rateWindow,
+      readBusySeconds: $.readFor('workerpool_busy_seconds_total{%s}' % c.poolSelector, c.rateWindow),
+      readBusyWorkers: $.readFor('workerpool_busy_workers{%s}' % c.poolSelector, c.rateWindow),
       by: util.labelList(c.poolLabels),
       on: util.labelList(c.instanceLabels),
       failed: std.join('\n      or\n      ', [
@@ -538,8 +545,8 @@ local util = import '../lib/util.libsonnet';
             >
             %(age)s
             unless on (%(by)s)
-            max_over_time(ALERTS{alertname="WorkerPoolHungWorkers",alertstate="firing"}[%(rw)s])
-          ||| % { age: age, rw: c.rateWindow, hungLimit: n.hungLimit, hungFor: util.num(util.seconds(c.hungFor)), by: util.labelList(c.poolLabels) },
+            max_over_time(ALERTS{alertname="%(hungAlert)s",alertstate="firing"}[%(rw)s])
+          ||| % { age: age, rw: c.rateWindow, hungLimit: n.hungLimit, hungAlert: n.hungAlert, hungFor: util.num(util.seconds(c.hungFor)), by: util.labelList(c.poolLabels) },
         },
         {
           // The age past which WorkerPoolHungWorkers takes the oldest running task for hung: the
