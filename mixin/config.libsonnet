@@ -102,16 +102,6 @@
     // Second differences the noise needs before it counts; until then the chance bound alone
     // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.
     predictNoiseMinSamples: 10,
-    // A pool that counts its requests but samples its busy workers (every exporter source but
-    // CherryPy and Puma) is also judged by Little's law: the requests it finished per second
-    // over the window times its mean busy seconds per request (over taskDurationWindow). Its
-    // noise is the arrivals' alone, the chance bound the gates already take, where the
-    // gauge's mean over a window of 4-8 reads also carries its sampling, sqrt(u / (c n)):
-    // 8-30% on 8-16 workers, which paged healthy surges to 50-75% (docs/forecast-design.md).
-    // Only once the request counter has been read this long, so that the mean per request
-    // (taken from the minutes after the counter's first rate window: rules.libsonnet,
-    // busyPerTaskSettled) has minutes enough to be one.
-    littleLawMinAge: '30m',
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.

@@ -223,46 +223,6 @@ local util = import '../lib/util.libsonnet';
         reads: if longest then 'clamp_max(%s, %d)' % [n.exhaustedReads, c.exhaustedSampledMinReads] else n.exhaustedReads,
       }),
     local noiseGate(w) = 'clamp_min(%s + %s * %s, %s)' % [util.num(c.predictPeakLevel), util.num(c.predictNoiseSigmas), noiseOf(w), util.num(c.predictNowLevel)],
-    // The forecast's level: the load now (busy workers over the short window, bNow) above
-    // its gate, or the rate window's above its own with the load now above predictNowLevel
-    // (it passes a noisy ramp sooner, but lags a load that has turned down: alone it paged a
-    // quiet pool whose 2m reading had fallen back below 80% after a spike,
-    // tests/noise-falling); where no gate is known (no task finished), predictNowLevel.
-    local levelGates(bNow, bRate, gateNow, gateRate) = std.rstripChars(|||
-      (
-        %(bNow)s / %(capacity)s > on (%(by)s) group_left () %(gateNow)s
-        or
-        (
-          %(bRate)s / %(capacity)s > on (%(by)s) group_left () %(gateRate)s
-          and
-          %(bNow)s / %(capacity)s > %(level)s
-        )
-        or
-        %(bNow)s / %(capacity)s > %(level)s
-        unless on (%(by)s)
-        %(gateNow)s
-      )
-    ||| % { bNow: bNow, bRate: bRate, gateNow: gateNow, gateRate: gateRate, capacity: rules.capacity(c), by: util.labelList(c.poolLabels), level: util.num(c.predictNowLevel) }, '\n'),
-    // The gate of a sampled gauge's mean over w where the pool also has Little's load
-    // (rules.libsonnet, littleLoad). That mean, n reads, carries the gauge's sampling noise,
-    // sqrt(u / (c n)) of capacity at the load u it reads (8-30% on 8-16 workers read 4-8
-    // times), which the plain gate (noiseOf: the arrivals') leaves out: healthy surges to
-    // 50-75% were paged by it (mixin/scenarios, surge-uwsgi). Little's load has the arrivals'
-    // noise alone and takes the plain gate; the gauge is believed above it only past Little's
-    // load plus predictNoiseSigmas of its sampling, where the sampling no longer explains
-    // it: tasks that slow down (a slow dependency) raise the gauge and not Little's, whose
-    // mean duration is hours long, so such a pool keeps the plain gate (its Little's load
-    // stays low) and its lead. Where Little's load is unknown (Puma: no request count; a
-    // counter younger than littleLawMinAge), the plain gate: raising it by the sampling
-    // alone cost sampled ramps 3-9 minutes (docs/forecast-design.md).
-    local sampledGate(w) =
-      local by = util.labelList(c.poolLabels);
-      local sampling = rules.perPool(c, 'clamp_max(%(util)s, %(peak)s) / %(capacity)s / count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]) and %(little)s' % { util: n.utilization, peak: util.num(c.predictPeakLevel), capacity: rules.capacity(c), p: c.poolSelector, w: w, little: n.littleLoad(w) });
-      local little = rules.perPool(c, '%s / %s' % [n.littleLoad(w), rules.capacity(c)]);
-      '((%(little)s + on (%(by)s) %(k)s * sqrt(%(sampling)s) > on (%(by)s) %(plain)s) or on (%(by)s) %(plain)s)' % {
-        little: little, k: util.num(c.predictNoiseSigmas), by: by,
-        sampling: sampling, plain: noiseGate(w),
-      },
 
     // The culprit, named in the page itself: the route of the alert's pool that holds the most
     // workers (busyCulprit) or runs the oldest request (oldestCulprit), read from the route
@@ -318,11 +278,6 @@ local util = import '../lib/util.libsonnet';
           // The 5m reading passes a noisy ramp sooner, but only with the 2m one above
           // predictNowLevel too: it lags a load that has turned down, and alone it paged a quiet
           // pool whose 2m reading had fallen back below 80% after a spike (tests/noise-falling).
-          // A pool that samples its busy workers and counts its requests is read twice: by
-          // Little's law, which has no sampling noise (rules.libsonnet, littleLoad), and by
-          // its gauge, believed only past Little's load plus its sampling noise (sampledGate);
-          // a healthy uWSGI pool of 16 workers surging to 75% was paged by its gauge's
-          // sampling alone.
           // The trends aim at stallTarget, not the capacity: a short bounded queue overflows
           // on the arrivals' own fluctuation, and rejects its first task, before every worker
           // is busy (rules.libsonnet; mixin/scenarios/real, the q32 day).
@@ -339,17 +294,22 @@ local util = import '../lib/util.libsonnet';
             and
             (
               (
-                %(levelBusy)s
+                %(busyNow)s / %(capacity)s > on (%(by)s) group_left () %(nowGate)s
                 or
-                %(levelLittle)s
+                (
+                  %(busy)s / %(capacity)s > on (%(by)s) group_left () %(rateGate)s
+                  and
+                  %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+                )
+                or
+                %(busyNow)s / %(capacity)s > %(predictNowLevel)s
+                unless on (%(by)s)
+                %(nowGate)s
               )
               and
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
             )
-          ||| % f {
-            levelBusy: levelGates(n.busyNow, n.busy, sampledGate(c.predictNowWindow), sampledGate(c.rateWindow)),
-            levelLittle: levelGates(n.littleLoad(c.predictNowWindow), n.littleLoad(c.rateWindow), f.nowGate, f.rateGate),
-          },
+          ||| % f,
           'for': c.predictFor,
           labels: { severity: c.severityWarning },
           annotations: {

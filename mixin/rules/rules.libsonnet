@@ -22,10 +22,6 @@ local util = import '../lib/util.libsonnet';
     waitOverObjective(w):: 'pool:workerpool_task_wait_seconds:over_objective_ratio_rate%s' % w,
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
-    littleLoad(w):: 'pool:workerpool_busy_workers:throughput_by_duration_rate%s' % w,
-    throughputSettled: 'pool:workerpool_tasks_completed:settled_rate%s' % c.rateWindow,
-    busySettled: 'pool:workerpool_busy_seconds:settled_rate%s' % c.rateWindow,
-    busyPerTaskSettled: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
@@ -382,69 +378,6 @@ local util = import '../lib/util.libsonnet';
             (avg_over_time(%(throughput)s[%(dw)s]) > 0)
           ||| % { busy: n.busy, throughput: n.throughput, dw: c.taskDurationWindow },
         },
-        {
-          // Tasks finished per second once the counter has been read for a whole rate
-          // window: before that, rate() has only the minutes since the series began to
-          // extrapolate from and reads low (a fifth of the truth one minute in), which a mean
-          // over hours keeps: the mean per task above read 25% high at 10 minutes, 10% at 30
-          // and 6% at 50 on a new pool of 0.4 s tasks, and Little's load with it (it paged a
-          // healthy PHP-FPM pool at 76%). Settled, the mean below starts right. Only for a
-          // pool without busy seconds, the one that takes Little's load.
-          record: n.throughputSettled,
-          expr: |||
-            %(throughput)s
-            and ignoring (outcome)
-            %(readCounter)s
-            unless on (%(by)s)
-            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(w)s])
-          ||| % {
-            throughput: n.throughput, p: p, w: c.rateWindow, by: util.labelList(c.poolLabels),
-            readCounter: $.readFor('workerpool_tasks_completed_total{%s}' % p, c.rateWindow),
-          },
-        },
-        {
-          // The busy workers at the same evaluations as the settled throughput, so that the
-          // two means below cover the same minutes.
-          record: n.busySettled,
-          expr: '%s and %s' % [n.busy, n.throughputSettled],
-        },
-        {
-          // The mean busy seconds per task of the settled minutes (Little's law, as above),
-          // for Little's load below. The hung-task age and the exhausted span keep the
-          // unsettled mean: it errs long in a young pool, which delays those pages, never
-          // adds one.
-          record: n.busyPerTaskSettled,
-          expr: |||
-            avg_over_time(%(busy)s[%(dw)s])
-            /
-            (avg_over_time(%(throughput)s[%(dw)s]) > 0)
-          ||| % { busy: n.busySettled, throughput: n.throughputSettled, dw: c.taskDurationWindow },
-        },
-      ] + [
-        {
-          // The busy workers by Little's law for a pool that samples its busy workers and
-          // counts its requests: tasks finished per second over w times the mean busy seconds
-          // per task (above). The gauge's mean over w is a handful of reads, noisy by its
-          // sampling (sqrt(u / (c n)) of capacity); this one is noisy only as the arrivals are
-          // (alerts.libsonnet, the forecast's level gates). It lags a load that rises because
-          // tasks slow down (the mean is hours long), which the gauge still carries. Once the
-          // counter has been read for littleLawMinAge (config.libsonnet), so that the mean has
-          // minutes enough to be one. Matched on all labels, as the mean is; not for sources
-          // with busy seconds, whose busy workers are exact already (the mean leaves them
-          // out), nor Puma (no request count).
-          record: n.littleLoad(w),
-          expr: |||
-            sum without (outcome) (rate(workerpool_tasks_completed_total{%(p)s}[%(w)s]))
-            * %(busyPerTask)s
-            and ignoring (outcome)
-            %(readCounter)s
-          ||| % {
-            p: p, w: w, busyPerTask: n.busyPerTaskSettled,
-            readCounter: $.readFor('workerpool_tasks_completed_total{%s}' % p, c.littleLawMinAge),
-          },
-        }
-        for w in (if shortWindowApart then [c.predictNowWindow] else []) + [c.rateWindow]
-      ] + [
         {
           // How long a pool without a queue age must have every worker busy before
           // WorkerPoolExhausted takes it for exhaustion, where its tasks are long: a healthy
