@@ -24,6 +24,12 @@
     // both Prometheus 2 and 3 even with a 1m scrape interval.
     rateWindow: '5m',
 
+    // Render every range of the rules one millisecond short ([5m] as [4m59s999ms]), so that
+    // Prometheus 2, whose ranges include a sample exactly one window old, and 3, whose ranges do
+    // not, select the same samples and give the same answers (lib/util.libsonnet, sameRanges).
+    // With Prometheus 3 alone, false gives the same answers and plainer rules.
+    sameRanges: true,
+
     // Exhaustion predicted (warning): utilization above predictLevel AND the linear trend of
     // the last predictWindow says it reaches 100% within predictHorizon, for predictFor. The
     // level keeps a forecast alone from paging; the trend keeps a busy, steady pool silent.
@@ -172,8 +178,9 @@
     // under exhaustedSampledChance per read (21 reads on 4 workers, 9 on 16, 49 on one:
     // rules.libsonnet, exhaustedReads); it looks back over exhaustedWindow, then 1.5, 2, 3,
     // 4, 6 and 8 times it, for the shortest window that holds them: scraped every 15 s, 2-3m
-    // from 16 workers on, 6m on 4, 8m on 2, 12-16m on one; scraped every minute, a pool of
-    // fewer than 6 workers is paged after 16m (exhaustedSampledMinReads). That chance holds
+    // from 16 workers on, 6m on 4, 8m on 2, 16m on one (its 49 reads are one more than 12m
+    // holds); scraped every minute, a pool of fewer than 6 workers is paged after 16m
+    // (exhaustedSampledMinReads). That chance holds
     // for reads that are independent, as of tasks short against the scrape interval; a pool
     // of long tasks stays all busy across many reads at a stretch. So the window must also be
     // as long as a healthy pool's all-busy stretch can be by the same chance, per stretch

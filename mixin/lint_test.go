@@ -12,7 +12,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/poolwatch/poolwatch/internal/contract"
@@ -151,6 +153,38 @@ func TestRulesQueryOnlyKnownMetrics(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// rangeOfRule is a range or subquery in an expression with its strings blanked: [5m],
+// [1m59s999ms], [30m:1m]; group 1 is its range.
+var rangeOfRule = regexp.MustCompile(`\[\s*([0-9a-z]+)\s*(?::[^\]]*)?\]`)
+
+// TestRangesSelectTheSameSamplesOnBothVersions: every range of the rules is rendered one
+// millisecond short of a whole second ([5m] as [4m59s999ms], util.sameRanges), so that
+// Prometheus 2 (ranges closed at their start) and 3 (open) select the same samples; a rule
+// added outside prometheusRules and prometheusAlerts, or a range written past the helper,
+// would read one sample more under 2 wherever samples sit on the boundary.
+func TestRangesSelectTheSameSamplesOnBothVersions(t *testing.T) {
+	ranges := 0
+	for _, f := range loadRules(t) {
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				for _, m := range rangeOfRule.FindAllStringSubmatch(stringLit.ReplaceAllString(r.Expr, `""`), -1) {
+					d, err := model.ParseDuration(m[1])
+					if err != nil {
+						continue // a label list or an index, not a range
+					}
+					ranges++
+					if time.Duration(d)%time.Second != time.Second-time.Millisecond {
+						t.Errorf("rule %s%s: range %s is not one millisecond short of a whole second", r.Record, r.Alert, m[0])
+					}
+				}
+			}
+		}
+	}
+	if ranges < 100 {
+		t.Errorf("only %d ranges found in the rules: the pattern no longer matches how they are rendered", ranges)
 	}
 }
 
