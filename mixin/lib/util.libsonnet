@@ -53,8 +53,8 @@
   // gauge read every minute averaged three reads under 2 and two under 3, and the same pool
   // was warned 18 minutes apart (docs/forecast-design.md). Prometheus 3's reading is the one
   // the rules were measured with, and the one scraped series already get under both, as
-  // scrapes do not land on evaluation boundaries. Text inside double-quoted strings (a label
-  // matcher's regex may hold `[5m]`) is left as it is.
+  // scrapes do not land on evaluation boundaries. Text inside strings (a label matcher's regex
+  // may hold `[5m]`) is left as it is.
   sameRanges(expr)::
     local shorten(d) =
       local ms = $.millis(d);
@@ -72,21 +72,27 @@
     local outsideStrings(code) =
       local parts = std.split(code, '[');
       std.join('[', [parts[0]] + [shortenRange(p) for p in parts[1:]]);
-    local trailingBackslashes(s, i) =
-      if i >= 0 && s[i] == '\\' then 1 + trailingBackslashes(s, i - 1) else 0;
-    local pieces = std.split(expr, '"');
-    // Piece i lies inside a string when an odd number of unescaped quotes precede it.
-    local inside = std.foldl(
-      function(acc, piece)
-        local last = acc[std.length(acc) - 1];
-        local escaped = last && trailingBackslashes(piece, std.length(piece) - 1) % 2 == 1;
-        acc + [if escaped then last else !last],
-      pieces,
-      [false]
+    // The strings of expr, as [first, last] character indexes of their quotes: PromQL quotes
+    // with ", ' or ` (the last without escapes), and a quote of another kind inside one is text.
+    local escaped(i) = i > 0 && expr[i - 1] == '\\' && !escaped(i - 1);
+    local quotes = std.sort(
+      std.flattenArrays([[{ i: i, q: q } for i in std.findSubstr(q, expr)] for q in ['"', "'", '`']]),
+      function(x) x.i
     );
-    std.join('"', [
-      if inside[i] then pieces[i] else outsideStrings(pieces[i])
-      for i in std.range(0, std.length(pieces) - 1)
+    local scan = std.foldl(
+      function(st, x)
+        if st.open == null then st { open: x.q, start: x.i }
+        else if x.q != st.open || (x.q != '`' && escaped(x.i)) then st
+        else st { open: null, strings+: [[st.start, x.i]] },
+      quotes,
+      { open: null, start: 0, strings: [] }
+    );
+    local strings = scan.strings + (if scan.open == null then [] else [[scan.start, std.length(expr) - 1]]);
+    local ends = [-1] + [str[1] for str in strings];
+    std.join('', [
+      outsideStrings(expr[ends[k] + 1:(if k < std.length(strings) then strings[k][0] else std.length(expr))])
+      + (if k < std.length(strings) then expr[strings[k][0]:strings[k][1] + 1] else '')
+      for k in std.range(0, std.length(strings))
     ]),
 
   // sameRangesIn(x) is a prometheusRules or prometheusAlerts object with sameRanges applied
