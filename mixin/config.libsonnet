@@ -155,9 +155,28 @@
     // condition already spans time (a wait, a window), hence no `for` by default.
     exhaustedQueueAgeSeconds: 10,
     // ...or more than exhaustedQueueAgeDurationFactor times the pool's own mean task duration
-    // (over taskDurationWindow), whichever is longer: a batch pool whose tasks take 30 s
-    // routinely has a task at the head of its queue for longer than 10 s.
+    // (over taskDurationWindow, or over exhaustedDurationWindow where that is longer),
+    // whichever is longer: a batch pool whose tasks take 30 s routinely has a task at the head
+    // of its queue for longer than 10 s.
     exhaustedQueueAgeDurationFactor: 10,
+    // A pool whose tasks changed (web requests of 20 ms by day, jobs of 5 s at night) holds its
+    // queue as long as the tasks it runs now, hours before a 6-hour mean knows them: 4 workers
+    // of 5 s tasks at 75% have a task wait 12 s now and then, past 10 mean durations of a
+    // 6-hour mix that is mostly 20 ms. So the queue age takes the longer of the long mean and
+    // the mean over exhaustedDurationWindow as it was when the queue last stood empty (at a
+    // rule evaluation, within exhaustedDurationLookback), over no fewer than
+    // exhaustedDurationMinTasks tasks. The short window follows a change within a minute or
+    // two: in one of 17 simulated draws of such a pool a queue of 16 formed three minutes into
+    // the change, under a 5m mean still half made of the short tasks. A stall cannot raise its own limit: its queue never empties, so
+    // its slower tasks never enter the mean the limit reads, and after the lookback the long
+    // mean alone is left. The minimum keeps a pool finishing a task a minute from having its
+    // limit set by one long task (a mean of 20 tasks of cv 1 is within 22% of the pool's).
+    // Only the queue age reads it: the wait objective and the hung-task limit keep the long
+    // mean, which a slow dependency must not move. Set exhaustedDurationWindow to
+    // taskDurationWindow to use the long mean alone.
+    exhaustedDurationWindow: '2m',
+    exhaustedDurationLookback: '30m',
+    exhaustedDurationMinTasks: 20,
     // A pool of few workers holds its queue longer at the same load: in an M/M/c pool the wait
     // tail falls by a factor e for every 1 / (c * (1 - rho)) task durations, four times
     // slower on one worker than on four. The duration factors here and of the wait objective

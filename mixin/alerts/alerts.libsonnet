@@ -21,6 +21,7 @@ local util = import '../lib/util.libsonnet';
       util: n.utilization,
       sat: n.saturation,
       predictHorizonSeconds: util.seconds(c.predictHorizon),
+      exhaustedMeanWindows: if rules.recentMeanApart(c) then '%s or, if longer, over the %s before the queue last stood empty' % [c.taskDurationWindow, c.exhaustedDurationWindow] else c.taskDurationWindow,
       predictNowLevelPercent: c.predictNowLevel * 100,
       // The short window's sampling noise is about sqrt(u * d / (c * W)) for tasks of mean
       // duration d on c workers over a window W: below predictNowNoise while d / c is below
@@ -49,12 +50,13 @@ local util = import '../lib/util.libsonnet';
       meanDuration: n.meanDuration,
       hungLimit: n.hungLimit,
       waitObjective: n.waitObjective,
-      // The queue age's limit: the larger of floor and some mean task durations
-      // (rules.durations: more on a pool of few workers, whose queue holds tasks longer), or
+      // The queue age's limit: the larger of floor and some mean task durations, over the long
+      // or the recent window, whichever mean is longer (rules.exhaustedMeanDuration; and
+      // rules.durations: more on a pool of few workers, whose queue holds tasks longer), or
       // floor where no duration is known. It comes from the histogram alone: every source that
       // reports a queue age (the collector) has one.
       queueAgeLimit: rules.limit('workerpool_oldest_queued_task_age_seconds{%s}' % c.poolSelector,
-                           rules.durations(c, c.exhaustedQueueAgeDurationFactor), c.exhaustedQueueAgeSeconds),
+                           rules.durations(c, c.exhaustedQueueAgeDurationFactor, rules.exhaustedMeanDuration(c)), c.exhaustedQueueAgeSeconds),
       // The stats of a target could not be read for long enough that it is no chance:
       // statsDown below, over the longest of its windows.
       statsDown: '(\n%s)' % std.join('or\n', [statsDownOver(w) for w in statsDownWindows]),
@@ -402,7 +404,7 @@ local util = import '../lib/util.libsonnet';
           labels: { severity: c.severityCritical },
           annotations: {
             summary: 'Worker pool is exhausted: queued tasks wait for a worker.',
-            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s, or as long as its task duration needs, up to %(exhaustedLongest)s (a sampled busy gauge: on every read, as many reads as its size needs).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
+            description: ('Pool {{ $labels.pool }} on {{ $labels.instance }} (job {{ $labels.job }}) has {{ $value }} tasks queued and no worker free for them: the oldest has waited more than %(exhaustedQueueAgeSeconds)ss (or %(exhaustedQueueAgeDurationFactor)s mean task durations over %(exhaustedMeanWindows)s, more on a pool of fewer than %(durationFactorWorkers)s workers), or the bounded queue is full, or (sources without a queue age) every worker was busy for %(exhaustedWindow)s, or as long as its task duration needs, up to %(exhaustedLongest)s (a sampled busy gauge: on every read, as many reads as its size needs).' % f { exhaustedLongest: rules.exhaustedLongestWindow(c) }) + busyCulprit,
           },
         },
         {

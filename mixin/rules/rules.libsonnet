@@ -21,6 +21,7 @@ local util = import '../lib/util.libsonnet';
     waitQuantile(q):: 'pool:workerpool_task_wait_seconds:p%s_rate%s' % [q, c.rateWindow],
     waitOverObjective(w):: 'pool:workerpool_task_wait_seconds:over_objective_ratio_rate%s' % w,
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
+    recentMeanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s_queue_empty' % c.exhaustedDurationWindow,
     busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
@@ -143,12 +144,26 @@ local util = import '../lib/util.libsonnet';
   // of c < durationFactorWorkers workers by durationFactorWorkers / c (config.libsonnet; a
   // capacity of 0 takes the largest raise, not an infinite one), with the labels of the mean
   // duration. Absent where the pool has no mean duration.
-  durations(c, factor)::
+  // mean is the recorded mean duration to scale (the long one by default).
+  durations(c, factor, mean=$.names(c).meanDuration)::
     local k = c.durationFactorWorkers;
     if k < 1 then error 'durationFactorWorkers %s: want 1 or more' % k
     else '%s * on (%s) group_left () clamp(%s / %s, 1, %s) * %s' % [
-      $.names(c).meanDuration, util.labelList(c.poolLabels), util.num(k), $.perPool(c, $.capacity(c)), util.num(k), util.num(factor),
+      mean, util.labelList(c.poolLabels), util.num(k), $.perPool(c, $.capacity(c)), util.num(k), util.num(factor),
     ],
+
+  // Whether exhaustedDurationWindow is a window of its own (config.libsonnet): else the queue
+  // age reads the long mean alone, and no second mean is recorded.
+  recentMeanApart(c):: util.seconds(c.exhaustedDurationWindow) != util.seconds(c.taskDurationWindow),
+
+  // The mean task duration WorkerPoolExhausted's queue age scales with: the larger of the
+  // long mean and the recent one as it was when the pool's queue last stood empty, within
+  // exhaustedDurationLookback (config.libsonnet), whichever the pool has.
+  exhaustedMeanDuration(c)::
+    local n = $.names(c);
+    local recent = 'last_over_time(%s[%s])' % [n.recentMeanDuration, c.exhaustedDurationLookback];
+    if $.recentMeanApart(c) then '(%s >= %s or %s or %s)' % [n.meanDuration, recent, recent, n.meanDuration]
+    else n.meanDuration,
 
   // The series that say whether a read of a target's stats failed (0): the exporter's
   // poolwatch_up of a stats page, and Prometheus's own up of a process exposing its pools
@@ -524,6 +539,25 @@ local util = import '../lib/util.libsonnet';
           record: n.meanDuration,
           expr: h.mean('workerpool_task_duration_seconds', c.taskDurationWindow),
         },
+      ] + (if $.recentMeanApart(c) then [
+        {
+          // The same over exhaustedDurationWindow, the tasks the pool runs now, recorded only
+          // while nothing is queued and only where the window holds exhaustedDurationMinTasks
+          // tasks: for the queue age of WorkerPoolExhausted alone, which reads the last one
+          // (config.libsonnet). A stall's queue does not empty, so the slower tasks of a
+          // stall never enter it.
+          record: n.recentMeanDuration,
+          expr: '%s\nand on (%s)\n%s * %s >= %s\nunless on (%s)\nworkerpool_queued_tasks{%s} > 0\n' % [
+            std.rstripChars(h.mean('workerpool_task_duration_seconds', c.exhaustedDurationWindow), '\n'),
+            util.labelList(c.poolLabels),
+            h.count('workerpool_task_duration_seconds', c.exhaustedDurationWindow),
+            util.num(util.seconds(c.exhaustedDurationWindow)),
+            util.num(c.exhaustedDurationMinTasks),
+            util.labelList(c.poolLabels),
+            c.poolSelector,
+          ],
+        },
+      ] else []) + [
         {
           // The age the pool's oldest running task had reached when it ended, recorded at each
           // evaluation within rateWindow of its end (the age dropped below its peak over the
