@@ -163,17 +163,26 @@
     // queue as long as the tasks it runs now, hours before a 6-hour mean knows them: 4 workers
     // of 5 s tasks at 75% have a task wait 12 s now and then, past 10 mean durations of a
     // 6-hour mix that is mostly 20 ms. So the queue age takes the longer of the long mean and
-    // the mean over exhaustedDurationWindow as it was when the queue last stood empty (at a
-    // rule evaluation, within exhaustedDurationLookback), over no fewer than
+    // the mean over exhaustedDurationWindow as it was when the queue last read empty (at a rule
+    // evaluation, within exhaustedDurationLookback), where the window held at least
     // exhaustedDurationMinTasks tasks. The short window follows a change within a minute or
     // two: in one of 17 simulated draws of such a pool a queue of 16 formed three minutes into
-    // the change, under a 5m mean still half made of the short tasks. A stall cannot raise its own limit: its queue never empties, so
-    // its slower tasks never enter the mean the limit reads, and after the lookback the long
-    // mean alone is left. The minimum keeps a pool finishing a task a minute from having its
-    // limit set by one long task (a mean of 20 tasks of cv 1 is within 22% of the pool's).
-    // Only the queue age reads it: the wait objective and the hung-task limit keep the long
-    // mean, which a slow dependency must not move. Set exhaustedDurationWindow to
-    // taskDurationWindow to use the long mean alone.
+    // the change, under a 5m mean still half made of the short tasks.
+    // A stall does not raise its own limit: its queue does not read empty, so the tasks it
+    // slowed do not enter the mean the limit reads; a failed read is not an empty queue, a
+    // window holding a restart (which empties the queue) is left out, and past the lookback
+    // the long mean alone is left. A slow dependency that slows the tasks while the pool still
+    // copes (its queue still empties) does raise it, as a change of tasks would: if the pool
+    // then tips into overload, its queue head must pass 10 of the slower durations (a review's
+    // 16 workers whose tasks went from 0.2 to 6 s at 75%, then 8.4 s at 105%, were paged 11
+    // minutes later than under the long mean alone). The warnings do not read it, and the wait
+    // objective and the hung-task limit keep the long mean.
+    // The minimum keeps a pool finishing a task a minute from having its limit set by one
+    // long task; it counts tasks as rate() extrapolates them over the window (at a 1m scrape,
+    // 10 in the minute between the window's two reads). At a scrape interval of the window or
+    // longer the rate has no two reads, nothing is recorded and the long mean alone is used:
+    // set the window to twice the interval. Set it to taskDurationWindow to use the long
+    // mean alone.
     exhaustedDurationWindow: '2m',
     exhaustedDurationLookback: '30m',
     exhaustedDurationMinTasks: 20,

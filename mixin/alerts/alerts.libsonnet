@@ -21,7 +21,7 @@ local util = import '../lib/util.libsonnet';
       util: n.utilization,
       sat: n.saturation,
       predictHorizonSeconds: util.seconds(c.predictHorizon),
-      exhaustedMeanWindows: if rules.recentMeanApart(c) then '%s or, if longer, over the %s before the queue last stood empty' % [c.taskDurationWindow, c.exhaustedDurationWindow] else c.taskDurationWindow,
+      exhaustedMeanWindows: if rules.recentMeanApart(c) then '%s or, if longer, over the %s before the queue last read empty' % [c.taskDurationWindow, c.exhaustedDurationWindow] else c.taskDurationWindow,
       predictNowLevelPercent: c.predictNowLevel * 100,
       // The short window's sampling noise is about sqrt(u * d / (c * W)) for tasks of mean
       // duration d on c workers over a window W: below predictNowNoise while d / c is below

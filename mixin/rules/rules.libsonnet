@@ -157,7 +157,7 @@ local util = import '../lib/util.libsonnet';
   recentMeanApart(c):: util.seconds(c.exhaustedDurationWindow) != util.seconds(c.taskDurationWindow),
 
   // The mean task duration WorkerPoolExhausted's queue age scales with: the larger of the
-  // long mean and the recent one as it was when the pool's queue last stood empty, within
+  // long mean and the recent one as it was when the pool's queue last read empty, within
   // exhaustedDurationLookback (config.libsonnet), whichever the pool has.
   exhaustedMeanDuration(c)::
     local n = $.names(c);
@@ -542,20 +542,30 @@ local util = import '../lib/util.libsonnet';
       ] + (if $.recentMeanApart(c) then [
         {
           // The same over exhaustedDurationWindow, the tasks the pool runs now, recorded only
-          // while nothing is queued and only where the window holds exhaustedDurationMinTasks
-          // tasks: for the queue age of WorkerPoolExhausted alone, which reads the last one
+          // where the window holds exhaustedDurationMinTasks tasks and the queue reads empty
+          // now: for the queue age of WorkerPoolExhausted alone, which reads the last one
           // (config.libsonnet). A stall's queue does not empty, so the slower tasks of a
-          // stall never enter it.
+          // stall do not enter it. A read that failed is not an empty queue (== 0 wants a
+          // sample), and a window holding a restart is left out: a restart empties the queue
+          // while the window still holds the tasks the stall slowed.
           record: n.recentMeanDuration,
-          expr: '%s\nand on (%s)\n%s * %s >= %s\nunless on (%s)\nworkerpool_queued_tasks{%s} > 0\n' % [
-            std.rstripChars(h.mean('workerpool_task_duration_seconds', c.exhaustedDurationWindow), '\n'),
-            util.labelList(c.poolLabels),
-            h.count('workerpool_task_duration_seconds', c.exhaustedDurationWindow),
-            util.num(util.seconds(c.exhaustedDurationWindow)),
-            util.num(c.exhaustedDurationMinTasks),
-            util.labelList(c.poolLabels),
-            c.poolSelector,
-          ],
+          expr: |||
+            %(mean)s
+            and on (%(by)s)
+            %(count)s * %(seconds)s >= %(min)s
+            and on (%(by)s)
+            workerpool_queued_tasks{%(p)s} == 0
+            unless on (%(by)s)
+            (resets(workerpool_task_duration_seconds{%(p)s}[%(w)s]) or resets(workerpool_task_duration_seconds_count{%(p)s}[%(w)s])) > 0
+          ||| % {
+            mean: std.rstripChars(h.mean('workerpool_task_duration_seconds', c.exhaustedDurationWindow), '\n'),
+            by: util.labelList(c.poolLabels),
+            count: h.count('workerpool_task_duration_seconds', c.exhaustedDurationWindow),
+            seconds: util.num(util.seconds(c.exhaustedDurationWindow)),
+            min: util.num(c.exhaustedDurationMinTasks),
+            p: c.poolSelector,
+            w: c.exhaustedDurationWindow,
+          },
         },
       ] else []) + [
         {
