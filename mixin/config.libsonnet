@@ -168,12 +168,13 @@
     // exhaustedDurationMinTasks tasks. The short window follows a change within a minute or
     // two: in one of 17 simulated draws of such a pool a queue of 16 formed three minutes into
     // the change, under a 5m mean still half made of the short tasks.
-    // A stall does not raise its own limit: its queue does not read empty, so the tasks it
-    // slowed do not enter the mean the limit reads; a failed read is not an empty queue, a
+    // A stall does not raise its own limit while work keeps arriving: its queue does not read
+    // empty, so the tasks it slowed do not enter the mean the limit reads; a failed read is not an empty queue, a
     // window holding a restart (which empties the queue) is left out, and past the lookback
     // the long mean alone is left. A slow dependency that slows the tasks while the pool still
     // copes (its queue still empties) does raise it, as a change of tasks would: if the pool
-    // then tips into overload, its queue head must pass 10 of the slower durations (a review's
+    // then tips into overload, its queue head must pass 10 of the slower durations, as must a
+    // stall whose arrivals paused long enough to drain its queue (a review's
     // 16 workers whose tasks went from 0.2 to 6 s at 75%, then 8.4 s at 105%, were paged 11
     // minutes later than under the long mean alone). The warnings do not read it, and the wait
     // objective and the hung-task limit keep the long mean.
@@ -182,7 +183,8 @@
     // 10 in the minute between the window's two reads). At a scrape interval of the window or
     // longer the rate has no two reads, nothing is recorded and the long mean alone is used:
     // set the window to twice the interval. Set it to taskDurationWindow to use the long
-    // mean alone.
+    // mean alone. (Prometheus 2 with native histograms enabled stores them alone, and its
+    // resets() does not read them: the restart guard needs Prometheus 3 there.)
     exhaustedDurationWindow: '2m',
     exhaustedDurationLookback: '30m',
     exhaustedDurationMinTasks: 20,
