@@ -169,9 +169,9 @@
     // two: in one of 17 simulated draws of such a pool a queue of 16 formed three minutes into
     // the change, under a 5m mean still half made of the short tasks.
     // A stall does not raise its own limit while work keeps arriving: its queue does not read
-    // empty, so the tasks it slowed do not enter the mean the limit reads; a failed read is not an empty queue, a
-    // window holding a restart (which empties the queue) is left out, and past the lookback
-    // the long mean alone is left. A slow dependency that slows the tasks while the pool still
+    // empty, so the tasks it slowed do not enter the mean the limit reads; a failed read is
+    // not an empty queue, a window holding a restart (which empties the queue) is left out,
+    // and past the lookback the long mean alone is left. A slow dependency that slows the tasks while the pool still
     // copes (its queue still empties) does raise it, as a change of tasks would: if the pool
     // then tips into overload, its queue head must pass 10 of the slower durations, as must a
     // stall whose arrivals paused long enough to drain its queue (a review's

@@ -178,6 +178,9 @@ local util = import '../lib/util.libsonnet';
   // PromQL over a histogram of the contract, native or classic, whichever the server holds.
   hist(c):: {
     local p = c.poolSelector,
+    // Counter resets over w (a restart): of the native series where it exists.
+    resets(name, w)::
+      '(resets(%(n)s{%(p)s}[%(w)s]) or resets(%(n)s_count{%(p)s}[%(w)s]))' % { n: name, p: p, w: w },
     // Observations per second over w.
     count(name, w)::
       '(histogram_count(rate(%(n)s{%(p)s}[%(w)s])) or rate(%(n)s_count{%(p)s}[%(w)s]))' % { n: name, p: p, w: w },
@@ -556,7 +559,7 @@ local util = import '../lib/util.libsonnet';
             and on (%(by)s)
             workerpool_queued_tasks{%(p)s} == 0
             unless on (%(by)s)
-            (resets(workerpool_task_duration_seconds{%(p)s}[%(w)s]) or resets(workerpool_task_duration_seconds_count{%(p)s}[%(w)s])) > 0
+            %(resets)s > 0
           ||| % {
             mean: std.rstripChars(h.mean('workerpool_task_duration_seconds', c.exhaustedDurationWindow), '\n'),
             by: util.labelList(c.poolLabels),
@@ -564,7 +567,7 @@ local util = import '../lib/util.libsonnet';
             seconds: util.num(util.seconds(c.exhaustedDurationWindow)),
             min: util.num(c.exhaustedDurationMinTasks),
             p: c.poolSelector,
-            w: c.exhaustedDurationWindow,
+            resets: h.resets('workerpool_task_duration_seconds', c.exhaustedDurationWindow),
           },
         },
       ] else []) + [
