@@ -77,9 +77,11 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	logger := c.logger.With("source_type", source, "target", RedactTarget(t.URL))
 	maxPools, maxSeries := orDefault(t.MaxPools, DefaultMaxPools), orDefault(t.MaxSeries, DefaultMaxSeries)
 
+	// start before the deadline: a scrape cut off by its timeout then reports at least the
+	// timeout, however long the goroutine waited between the two.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(c.ctx, t.Timeout)
 	defer cancel()
-	start := time.Now()
 	pools, err := c.read(ctx, logger)
 	if err == nil && len(pools) > maxPools {
 		err = fmt.Errorf("%w: the target reports %d pools, more than max_pools %d", ErrTooManyPools, len(pools), maxPools)
