@@ -171,13 +171,13 @@
     // A stall does not raise its own limit while work keeps arriving: its queue does not read
     // empty, so the tasks it slowed do not enter the mean the limit reads; a failed read is
     // not an empty queue, a window holding a restart (which empties the queue) is left out,
-    // and past the lookback the long mean alone is left. A slow dependency that slows the tasks while the pool still
-    // copes (its queue still empties) does raise it, as a change of tasks would: if the pool
-    // then tips into overload, its queue head must pass 10 of the slower durations, as must a
-    // stall whose arrivals paused long enough to drain its queue (a review's
-    // 16 workers whose tasks went from 0.2 to 6 s at 75%, then 8.4 s at 105%, were paged 11
-    // minutes later than under the long mean alone). The warnings do not read it, and the wait
-    // objective and the hung-task limit keep the long mean.
+    // and past the lookback the long mean alone is left. A slow dependency that slows the
+    // tasks while the pool still copes (its queue still empties) does raise it, as a change
+    // of tasks would: if the pool then tips into overload, its queue head must pass 10 of the
+    // slower durations, as must a stall whose arrivals paused long enough to drain its queue
+    // (a review's 16 workers whose tasks went from 0.2 to 6 s at 75%, then 8.4 s at 105%,
+    // were paged 11 minutes later than under the long mean alone). The warnings do not read
+    // it, and the wait objective and the hung-task limit keep the long mean.
     // The minimum keeps a pool finishing a task a minute from having its limit set by one
     // long task; it counts tasks as rate() extrapolates them over the window (at a 1m scrape,
     // 10 in the minute between the window's two reads). At a scrape interval of the window or
