@@ -10,8 +10,10 @@ import (
 	"time"
 )
 
-// Source reads one kind of server's status page. Implementations are stateless: everything a
-// read needs comes in through its arguments, so one value serves every target concurrently.
+// Source reads one kind of server's status page. One value serves every target concurrently:
+// everything a read needs comes in through its arguments, and a source that must remember a
+// target between reads (uWSGI keeps its busy-seconds counter monotonic) keeps that state per
+// target, safe for concurrent use.
 type Source interface {
 	// Name is the value of the source label, e.g. "cherrypy".
 	Name() string

@@ -43,7 +43,7 @@ var sources = map[string]exporter.Source{
 	cherrypy.Name: cherrypy.Source{},
 	phpfpm.Name:   phpfpm.Source{},
 	apache.Name:   apache.Source{},
-	uwsgi.Name:    uwsgi.Source{},
+	uwsgi.Name:    &uwsgi.Source{},
 	puma.Name:     puma.Source{},
 	tomcat.Name:   tomcat.Source{},
 }

@@ -80,20 +80,28 @@ func TestUWSGIThroughExporter(t *testing.T) {
 	promtoolCheck(t, body)
 	for name, want := range map[string]float64{
 		"workerpool_max_workers": 4, "workerpool_workers": 4, "workerpool_max_queued_tasks": 5,
-		"workerpool_busy_seconds_total": -1, "workerpool_tasks_submitted_total": -1,
+		"workerpool_tasks_submitted_total": -1, "workerpool_saturated_seconds_total": -1,
 	} {
 		if got := s.pool(name, pool); got != want {
 			t.Errorf("%s = %v, want %v (-1: absent)", name, got, want)
 		}
+	}
+	busy := s.pool("workerpool_busy_seconds_total", pool)
+	if busy < 0 {
+		t.Error("workerpool_busy_seconds_total absent")
 	}
 	if up, _ := s.value("poolwatch_up", "source", "uwsgi"); up != 1 {
 		t.Errorf("poolwatch_up = %v", up)
 	}
 
 	srv.Release(t)
-	scrapeUntil(t, metrics, "the pool idle again", func(s scrape) bool {
+	s, _ = scrapeUntil(t, metrics, "the pool idle again", func(s scrape) bool {
 		return s.pool("workerpool_busy_workers", pool) == 0 && s.pool("workerpool_queued_tasks", pool) == 0
 	})
+	// The 9 requests' time, closed now: at least what showed while 4 of them ran.
+	if after := s.pool("workerpool_busy_seconds_total", pool); after < busy {
+		t.Errorf("workerpool_busy_seconds_total went from %v to %v", busy, after)
+	}
 	srv.Stop(t)
 	checkDown(t, exp, "uwsgi")
 }

@@ -39,7 +39,9 @@ type worker struct {
 	ID       *float64 `json:"id"`
 	Status   *string  `json:"status"`
 	Requests *float64 `json:"requests"`
-	Cores    *[]core  `json:"cores"`
+	// RunningTime is the time, in microseconds, of the worker's requests closed so far.
+	RunningTime *float64 `json:"running_time"`
+	Cores       *[]core  `json:"cores"`
 }
 
 type core struct {
@@ -77,34 +79,59 @@ type core struct {
 //     start in whole seconds, so the age may read up to 1 s high, and it assumes the
 //     exporter's clock agrees with uWSGI's (same host, or NTP). A negative age (clock skew)
 //     reads 0.
+//   - busy_seconds is the sum of the workers' running_time (microseconds, added as each
+//     request is closed, from the same start as in_request; never reset when a worker is
+//     respawned) plus the time so far of the requests in flight, each counted from its
+//     request_start less one second (whole seconds, so never more than it ran; a request's
+//     first second shows when it ends). Parse reads one document; [Source.Read] keeps the
+//     counter monotonic across reads when a request shown in flight ends without being added
+//     to running_time (see busyCounters). Static files served by uWSGI itself are left out
+//     of running_time by uWSGI, so they show only while they run.
 //
-// Not provided, because uWSGI does not measure them: busy_seconds (running_time adds a
-// request's time only when it ends, so it misses work in progress), submitted and rejected
-// tasks (listen_queue_errors is declared but never incremented in uWSGI 2.0), saturated
-// seconds, wait histograms and oldest queued age. "load" is a copy of "listen_queue" (the
-// largest socket queue), and a worker's "avg_rt" is (previous avg_rt + last request's time)/2,
-// a figure of the last few requests that no histogram can be made of: neither is used.
+// Not provided, because uWSGI does not measure them: submitted and rejected tasks
+// (listen_queue_errors is declared but never incremented in uWSGI 2.0), saturated seconds,
+// wait histograms and oldest queued age. "load" is a copy of "listen_queue" (the largest
+// socket queue), and a worker's "avg_rt" is (previous avg_rt + last request's time)/2, a
+// figure of the last few requests that no histogram can be made of: neither is used.
 func Parse(data []byte, pool string, now time.Time) (exporter.Pool, error) {
+	p, _, err := parse(data, pool, now)
+	return p, err
+}
+
+// parse is [Parse], and returns the busy seconds in their two parts too, for [Source.Read].
+// The pool has BusySecondsTotal only when every worker reports running_time.
+func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading, error) {
 	var s stats
 	if err := json.Unmarshal(data, &s); err != nil {
-		return exporter.Pool{}, fmt.Errorf("malformed uWSGI stats JSON: %w", err)
+		return exporter.Pool{}, busyReading{}, fmt.Errorf("malformed uWSGI stats JSON: %w", err)
 	}
 	if s.Workers == nil {
-		return exporter.Pool{}, ErrNotStats
+		return exporter.Pool{}, busyReading{}, ErrNotStats
 	}
 	p := exporter.Pool{Name: pool}
+	nowSeconds := float64(now.UnixNano()) / 1e9
 	var requests, oldestStart float64
+	var busy busyReading
+	timed := true // every worker reports running_time
 	for i, w := range *s.Workers {
 		if w.Cores == nil {
-			return exporter.Pool{}, ErrNoCores
+			return exporter.Pool{}, busyReading{}, ErrNoCores
 		}
 		if w.Status == nil || w.Requests == nil {
-			return exporter.Pool{}, fmt.Errorf("worker %d: \"status\" or \"requests\" is missing", i+1)
+			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: \"status\" or \"requests\" is missing", i+1)
 		}
 		if !isCount(*w.Requests) {
-			return exporter.Pool{}, fmt.Errorf("worker %d: requests is %v, want a count", i+1, *w.Requests)
+			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: requests is %v, want a count", i+1, *w.Requests)
 		}
 		requests += *w.Requests
+		switch {
+		case w.RunningTime == nil:
+			timed = false
+		case !isCount(*w.RunningTime):
+			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: running_time is %v, want a count of microseconds", i+1, *w.RunningTime)
+		default:
+			busy.running += *w.RunningTime / 1e6
+		}
 		cores := float64(len(*w.Cores))
 		p.MaxWorkers += cores
 		if *w.Status == "cheap" {
@@ -113,33 +140,38 @@ func Parse(data []byte, pool string, now time.Time) (exporter.Pool, error) {
 		p.Workers += cores
 		for j, c := range *w.Cores {
 			if c.InRequest == nil || (*c.InRequest != 0 && *c.InRequest != 1) {
-				return exporter.Pool{}, fmt.Errorf("worker %d core %d: in_request is missing or not 0/1", i+1, j)
+				return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d core %d: in_request is missing or not 0/1", i+1, j)
 			}
 			if *c.InRequest == 0 {
 				continue
 			}
 			p.BusyWorkers++
-			// A start of 0 or none is a request caught as it began: its age is 0.
+			// A start of 0 or none is a request caught as it began, or as it is closed (uWSGI
+			// clears the request before in_request): its age is 0.
 			if start := c.ReqInfo.RequestStart; start != nil && *start > 0 && !math.IsInf(*start, 0) {
 				if oldestStart == 0 || *start < oldestStart {
 					oldestStart = *start
 				}
+				busy.inFlight += max(0, nowSeconds-*start-1)
 			}
 		}
 	}
 	if p.MaxWorkers == 0 {
-		return exporter.Pool{}, errors.New("uWSGI reports no worker cores: no pool to read")
+		return exporter.Pool{}, busyReading{}, errors.New("uWSGI reports no worker cores: no pool to read")
 	}
 	p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: requests}
+	if timed {
+		p.BusySecondsTotal = exporter.Float(busy.running + busy.inFlight)
+	}
 	age := 0.0
 	if oldestStart > 0 {
-		age = max(0, float64(now.UnixNano())/1e9-oldestStart)
+		age = max(0, nowSeconds-oldestStart)
 	}
 	p.OldestRunningTaskAgeSeconds = exporter.Float(age)
 	if err := readQueue(&p, s); err != nil {
-		return exporter.Pool{}, err
+		return exporter.Pool{}, busyReading{}, err
 	}
-	return p, p.Validate()
+	return p, busy, p.Validate()
 }
 
 // readQueue sets the queue from the sockets when uWSGI measured every one of them.

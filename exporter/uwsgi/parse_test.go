@@ -3,6 +3,7 @@ package uwsgi
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,7 +80,11 @@ func TestParseCaptures(t *testing.T) {
 	if got := *sat.OldestRunningTaskAgeSeconds; got != 3.5 {
 		t.Errorf("oldest running age = %v, want 3.5", got)
 	}
-	if sat.BusySecondsTotal != nil || sat.TasksSubmittedTotal != nil || sat.TasksRejectedTotal != nil {
+	// running_time 203 µs, and 4 requests in flight since 3.5 s, each counted 1 s short.
+	if got := *sat.BusySecondsTotal; math.Abs(got-(203e-6+4*2.5)) > 1e-9 {
+		t.Errorf("busy seconds = %v, want 10.000203", got)
+	}
+	if sat.SaturatedSecondsTotal != nil || sat.TasksSubmittedTotal != nil || sat.TasksRejectedTotal != nil {
 		t.Errorf("series uWSGI does not measure are present: %+v", sat)
 	}
 
@@ -88,7 +93,7 @@ func TestParseCaptures(t *testing.T) {
 		t.Fatal(err)
 	}
 	if idle.BusyWorkers != 0 || idle.QueuedTasks != 0 || *idle.OldestRunningTaskAgeSeconds != 0 ||
-		idle.TasksCompletedTotal["success"] < 2 || idle.MaxWorkers != 4 {
+		idle.TasksCompletedTotal["success"] < 2 || idle.MaxWorkers != 4 || *idle.BusySecondsTotal != 531e-6 {
 		t.Errorf("idle = %+v", idle)
 	}
 }
@@ -150,6 +155,29 @@ func TestParseRules(t *testing.T) {
 				}
 			},
 		},
+		"a worker without running_time: no busy seconds": {
+			func(d map[string]any) { delete(workers(d)[1].(map[string]any), "running_time") },
+			func(t *testing.T, p exporter.Pool) {
+				if p.BusySecondsTotal != nil {
+					t.Errorf("busy seconds %v from part of the workers", *p.BusySecondsTotal)
+				}
+			},
+		},
+		"a request in its first second adds nothing yet": {
+			func(d map[string]any) {
+				for _, w := range workers(d) {
+					w.(map[string]any)["running_time"] = 1_500_000
+					for _, c := range w.(map[string]any)["cores"].([]any) {
+						c.(map[string]any)["req_info"] = map[string]any{"request_start": start + 1}
+					}
+				}
+			},
+			func(t *testing.T, p exporter.Pool) {
+				if *p.BusySecondsTotal != 3 {
+					t.Errorf("busy seconds = %v, want the 2 × 1.5 s closed", *p.BusySecondsTotal)
+				}
+			},
+		},
 		"clock behind uWSGI's: age 0": {
 			func(d map[string]any) {
 				for _, w := range workers(d) {
@@ -193,7 +221,9 @@ func TestParseErrors(t *testing.T) {
 			workers(d)[0].(map[string]any)["cores"].([]any)[0].(map[string]any)["in_request"] = 2
 		}), "in_request"},
 		"negative requests": {mutate(t, func(d map[string]any) { workers(d)[0].(map[string]any)["requests"] = -1 }), "want a count"},
-		"fractional queue":  {mutate(t, func(d map[string]any) { socket0(d)["queue"] = 1.5 }), "want counts"},
+		"fractional running_time": {mutate(t, func(d map[string]any) { workers(d)[0].(map[string]any)["running_time"] = 0.5 }),
+			"running_time is 0.5"},
+		"fractional queue": {mutate(t, func(d map[string]any) { socket0(d)["queue"] = 1.5 }), "want counts"},
 		"queue beyond capacity": {mutate(t, func(d map[string]any) { socket0(d)["queue"] = 9 }),
 			"queue capacity"},
 	} {
@@ -237,7 +267,7 @@ func TestCheckTarget(t *testing.T) {
 		if (err == nil) != (want != "") || pool != want {
 			t.Errorf("parseTarget(%q) = %q, %v; want pool %q", target, pool, err, want)
 		}
-		if (Source{}.CheckTarget(target) == nil) != (want != "") {
+		if ((&Source{}).CheckTarget(target) == nil) != (want != "") {
 			t.Errorf("CheckTarget(%q) disagrees with parseTarget", target)
 		}
 	}

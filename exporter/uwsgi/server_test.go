@@ -24,7 +24,7 @@ func read(t *testing.T, target string) (exporter.Pool, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	pools, err := Source{}.Read(ctx, reader(), target, slog.New(slog.DiscardHandler))
+	pools, err := (&Source{}).Read(ctx, reader(), target, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return exporter.Pool{}, err
 	}
@@ -156,5 +156,70 @@ func TestCheaperWorkers(t *testing.T) {
 	p := waitFor(t, srv.StatsTarget, "cheaped workers", func(p exporter.Pool) bool { return p.Workers < p.MaxWorkers })
 	if p.MaxWorkers != 6 || p.Workers != 2 {
 		t.Errorf("pool = %+v, want 1 running worker of 3 (2 threads each)", p)
+	}
+}
+
+// busySeconds reads target through src, which keeps the counter between reads.
+func busySeconds(t *testing.T, src *Source, target string) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pools, err := src.Read(ctx, reader(), target, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pools) != 1 || pools[0].BusySecondsTotal == nil {
+		t.Fatalf("pools %+v: want one, with busy seconds", pools)
+	}
+	return *pools[0].BusySecondsTotal
+}
+
+// Two requests held on a real uWSGI: the busy seconds show them while they run (each at
+// most a second short), and their whole time once they are closed.
+func TestBusySecondsOfRequests(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 1, Threads: 2, Listen: 8})
+	src := &Source{}
+	before := busySeconds(t, src, srv.StatsTarget)
+
+	occupied := time.Now()
+	srv.Occupy(t, 2)
+	waitFor(t, srv.StatsTarget, "2 busy", func(p exporter.Pool) bool { return p.BusyWorkers == 2 })
+	busySince := time.Now()
+	time.Sleep(2500 * time.Millisecond)
+	running := busySeconds(t, src, srv.StatsTarget) - before
+	if low, high := 2*(time.Since(busySince).Seconds()-1)-0.1, 2*time.Since(occupied).Seconds(); running < low || running > high {
+		t.Errorf("busy seconds of 2 requests running %v to %v s: %v, want %.2f to %.2f", time.Since(busySince), time.Since(occupied), running, low, high)
+	}
+
+	released := time.Now()
+	srv.Release(t)
+	waitFor(t, srv.StatsTarget, "the pool idle again", func(p exporter.Pool) bool { return p.BusyWorkers == 0 })
+	idle := time.Now()
+	closed := busySeconds(t, src, srv.StatsTarget) - before
+	if low, high := 2*released.Sub(busySince).Seconds(), 2*idle.Sub(occupied).Seconds(); closed < low || closed > high || closed < running {
+		t.Errorf("busy seconds once closed: %v (%v while running), want %.2f to %.2f", closed, running, low, high)
+	}
+}
+
+// A request killed by harakiri never reaches running_time: the seconds it showed while it ran
+// are kept, so that the counter does not fall (rate() would read a fall as a restart).
+func TestBusySecondsKeepAHungRequestHarakiriKilled(t *testing.T) {
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 1, Threads: 1, Listen: 8, Harakiri: 3})
+	src := &Source{}
+	before := busySeconds(t, src, srv.StatsTarget)
+	srv.Occupy(t, 1)
+	p := waitFor(t, srv.StatsTarget, "1 busy", func(p exporter.Pool) bool { return p.BusyWorkers == 1 })
+	completed := p.TasksCompletedTotal["success"]
+	time.Sleep(2500 * time.Millisecond)
+	hung := busySeconds(t, src, srv.StatsTarget) - before
+	if hung < 0.4 {
+		t.Fatalf("busy seconds %v after 2.5 s of a hung request, want at least 0.4", hung)
+	}
+	p = waitFor(t, srv.StatsTarget, "the worker killed and started again", func(p exporter.Pool) bool { return p.BusyWorkers == 0 })
+	if p.TasksCompletedTotal["success"] != completed {
+		t.Fatalf("the killed request counted as completed: %+v", p)
+	}
+	if after := busySeconds(t, src, srv.StatsTarget) - before; after < hung {
+		t.Errorf("busy seconds fell from %v to %v when harakiri killed the request", hung, after)
 	}
 }

@@ -30,26 +30,36 @@ import (
 // Name is the source label value and the source name in the exporter's configuration.
 const Name = "uwsgi"
 
-// Source reads a uWSGI stats server. The zero value is ready to use.
-type Source struct{}
+// Source reads uWSGI stats servers. The zero value is ready to use; it must not be copied
+// after first use, as it keeps each target's busy-seconds counter monotonic (see
+// [busyCounters]).
+type Source struct {
+	busy busyCounters
+}
 
 // Name implements [exporter.Source].
-func (Source) Name() string { return Name }
+func (*Source) Name() string { return Name }
 
 // CheckTarget reports whether target is a stats address this source can read: tcp://host:port,
 // unix:///path, or an http(s):// URL for --stats-http.
-func (Source) CheckTarget(target string) error {
+func (*Source) CheckTarget(target string) error {
 	_, _, err := parseTarget(target)
 	return err
 }
 
 // Read implements [exporter.Source]: one read of the stats server (capped at
-// exporter.MaxBodyBytes), parsed by [Parse] with the exporter's clock.
-func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+// exporter.MaxBodyBytes), parsed by [Parse] with the exporter's clock, its busy seconds kept
+// monotonic across the reads of target.
+func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
 	t, pool, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
+	state, err := s.busy.take(ctx, target, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the read of %s in progress: %w", pool, err)
+	}
+	defer state.release()
 	var body []byte
 	switch t.Scheme {
 	case "http", "https":
@@ -60,9 +70,20 @@ func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger
 	if err != nil {
 		return nil, err
 	}
-	p, err := Parse(body, pool, time.Now())
+	p, busy, err := parse(body, pool, time.Now())
 	if err != nil {
 		return nil, err
+	}
+	if p.BusySecondsTotal != nil {
+		v, restarted, fell := state.total(busy)
+		p.BusySecondsTotal = exporter.Float(v)
+		if restarted {
+			logger.Info("running_time fell: uWSGI restarted, its busy seconds start afresh", "pool", pool)
+		}
+		if fell > 0 {
+			logger.Debug("keeping the in-flight seconds of requests that ended without reaching running_time (harakiri, static files)",
+				"pool", pool, "seconds", fell, "kept_seconds_total", state.kept)
+		}
 	}
 	return []exporter.Pool{p}, nil
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// Cheaper, when > 0, starts uWSGI's cheaper mode with that many workers running at least
 	// (--cheaper), the others stopped ("cheap") until load calls for them.
 	Cheaper int
+	// Harakiri, when > 0, has the master kill a worker whose request runs longer than that
+	// many seconds (--harakiri), and start it again.
+	Harakiri int
 }
 
 // Server is one running uWSGI.
@@ -89,6 +92,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	if o.Cheaper > 0 {
 		args = append(args, "--cheaper", strconv.Itoa(o.Cheaper))
+	}
+	if o.Harakiri > 0 {
+		args = append(args, "--harakiri", strconv.Itoa(o.Harakiri))
 	}
 	s.proc = testproc.Start(t, testproc.Spec{
 		Name: "uwsgi", Path: Binary, Args: args, Dir: dir,

@@ -258,7 +258,7 @@ func TestSourceSubsets(t *testing.T) {
 		"cherrypy": {"max_workers", "workers", "busy_workers", "queued_tasks", "oldest_running_task_age_seconds", "tasks_completed_total", "busy_seconds_total"},
 		"phpfpm":   {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
 		"apache":   {"max_workers", "workers", "busy_workers", "tasks_completed_total"},
-		"uwsgi":    {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
+		"uwsgi":    {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds", "busy_seconds_total"},
 		"puma":     {"max_workers", "workers", "busy_workers", "queued_tasks"},
 		"tomcat":   {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds"},
 	} {

@@ -38,7 +38,7 @@ var sources = map[string]source{
 	// IPv4, Puma's own backlog); every finished request counts as success.
 	"phpfpm": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
 	"apache": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
-	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
+	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning, seriesBusySecondsWholeStarts)},
 	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued)},
 	"tomcat": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
 }
@@ -55,6 +55,9 @@ const (
 	seriesCompletedAll
 	seriesOldestRunning
 	seriesBusySeconds
+	// seriesBusySecondsWholeStarts is busy seconds counted as uWSGI can: running tasks from
+	// their start in whole seconds, less one (Sample.BusySecondsWholeStarts).
+	seriesBusySecondsWholeStarts
 )
 
 // subset is a source exposing the given series, in this order.
@@ -82,6 +85,8 @@ func subset(want ...pageSeries) func(sc *Scenario) []seriesDef {
 				defs = append(defs, gauge(contract.OldestRunningAgeSecs, func(s *Sample) float64 { return s.OldestRunning }))
 			case seriesBusySeconds:
 				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySeconds }))
+			case seriesBusySecondsWholeStarts:
+				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySecondsWholeStarts }))
 			}
 		}
 		return defs

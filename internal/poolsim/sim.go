@@ -42,6 +42,10 @@ type Sample struct {
 	// BusySeconds and SaturatedSeconds are the integrals of busy workers and of "every worker
 	// busy" (busy >= the capacity of the moment) up to T, tasks still running included.
 	BusySeconds, SaturatedSeconds float64
+	// BusySecondsWholeStarts is BusySeconds as uWSGI's stats give it: the closed tasks' whole
+	// time, and each running task's from its start truncated to a whole second, less one
+	// second, never below 0 (exporter/uwsgi).
+	BusySecondsWholeStarts float64
 
 	// Wait and Duration are histograms: per-bucket counts (not cumulative) over
 	// contract.Buckets, then +Inf, with the sum of the observations.
@@ -348,8 +352,10 @@ func (m *sim) sample() Sample {
 	}
 	// At most one task per worker runs: a scan per scrape is cheaper than an index kept
 	// current at every start and end.
+	s.BusySecondsWholeStarts = s.BusySeconds
 	for _, r := range m.run {
 		s.OldestRunning = max(s.OldestRunning, m.now-r.start)
+		s.BusySecondsWholeStarts -= (m.now - r.start) - max(0, m.now-math.Floor(r.start)-1)
 	}
 	return s
 }

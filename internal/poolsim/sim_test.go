@@ -71,6 +71,11 @@ func checkInvariants(t *testing.T, sc *Scenario, res *Result) {
 		if s.BusySeconds > float64(most)*s.T+1e-6 || s.SaturatedSeconds > s.T+1e-6 {
 			t.Fatalf("t=%v: busy %vs, saturated %vs: more than time allows", s.T, s.BusySeconds, s.SaturatedSeconds)
 		}
+		// uWSGI's count shows each running task from its start in whole seconds less one:
+		// short of the whole by at most 2 s a running task (and by its age, at most).
+		if short := s.BusySeconds - s.BusySecondsWholeStarts; short < -1e-6 || short > float64(s.Busy)*min(2, s.OldestRunning)+1e-6 {
+			t.Fatalf("t=%v: busy seconds from whole starts %v of %v with %d running", s.T, s.BusySecondsWholeStarts, s.BusySeconds, s.Busy)
+		}
 		if (s.Busy == 0 && s.OldestRunning != 0) || s.OldestRunning < 0 || s.OldestRunning > s.T {
 			t.Fatalf("t=%v: oldest running %v with %d busy", s.T, s.OldestRunning, s.Busy)
 		}
@@ -82,6 +87,7 @@ func checkInvariants(t *testing.T, sc *Scenario, res *Result) {
 				{float64(prev.Submitted), float64(s.Submitted)}, {float64(prev.Succeeded), float64(s.Succeeded)},
 				{float64(prev.Failed), float64(s.Failed)}, {float64(prev.Rejected), float64(s.Rejected)},
 				{prev.BusySeconds, s.BusySeconds}, {prev.SaturatedSeconds, s.SaturatedSeconds},
+				{prev.BusySecondsWholeStarts, s.BusySecondsWholeStarts},
 				{prev.Wait.Sum, s.Wait.Sum}, {prev.Duration.Sum, s.Duration.Sum},
 			} {
 				if c[1] < c[0] {
