@@ -199,6 +199,7 @@ var (
 	completedDesc        = newDesc(contract.TasksCompletedTotal, contract.LabelPool, contract.LabelOutcome)
 	rejectedDesc         = newDesc(contract.TasksRejectedTotal, contract.LabelPool, contract.LabelReason)
 	busySecondsDesc      = newDesc(contract.BusySecondsTotal, contract.LabelPool)
+	busyKeptDesc         = newDesc(contract.BusySecondsKeptTotal, contract.LabelPool)
 	saturatedSecondsDesc = newDesc(contract.SaturatedSecondsTotal, contract.LabelPool)
 	oldestQueuedDesc     = newDesc(contract.OldestQueuedAgeSeconds, contract.LabelPool)
 	oldestRunningDesc    = newDesc(contract.OldestRunningAgeSecs, contract.LabelPool)
@@ -244,6 +245,9 @@ func appendPool(ms []prometheus.Metric, p *Pool) []prometheus.Metric {
 	}
 	if p.BusySecondsTotal != nil {
 		counter(busySecondsDesc, *p.BusySecondsTotal)
+	}
+	if p.BusySecondsKeptTotal != nil {
+		counter(busyKeptDesc, *p.BusySecondsKeptTotal)
 	}
 	if p.SaturatedSecondsTotal != nil {
 		counter(saturatedSecondsDesc, *p.SaturatedSecondsTotal)

@@ -26,11 +26,14 @@ type Pool struct {
 	// queue, and QueuedTasks and MaxQueuedTasks are ignored.
 	QueueNotMeasured bool
 
-	MaxQueuedTasks              *float64
-	TasksSubmittedTotal         *float64
-	TasksCompletedTotal         map[string]float64 // by outcome (contract.Outcome*)
-	TasksRejectedTotal          map[string]float64 // by reason (contract.Reason*)
-	BusySecondsTotal            *float64
+	MaxQueuedTasks      *float64
+	TasksSubmittedTotal *float64
+	TasksCompletedTotal map[string]float64 // by outcome (contract.Outcome*)
+	TasksRejectedTotal  map[string]float64 // by reason (contract.Reason*)
+	BusySecondsTotal    *float64
+	// BusySecondsKeptTotal is the correction counted in BusySecondsTotal by a source that
+	// counts it across reads (uWSGI), exposed as poolwatch_busy_seconds_kept_total.
+	BusySecondsKeptTotal        *float64
 	SaturatedSecondsTotal       *float64
 	OldestQueuedTaskAgeSeconds  *float64
 	OldestRunningTaskAgeSeconds *float64
@@ -71,6 +74,7 @@ func (p *Pool) Validate() error {
 		{contract.MaxQueuedTasks, p.MaxQueuedTasks},
 		{contract.TasksSubmittedTotal, p.TasksSubmittedTotal},
 		{contract.BusySecondsTotal, p.BusySecondsTotal},
+		{contract.BusySecondsKeptTotal, p.BusySecondsKeptTotal},
 		{contract.SaturatedSecondsTotal, p.SaturatedSecondsTotal},
 		{contract.OldestQueuedAgeSeconds, p.OldestQueuedTaskAgeSeconds},
 		{contract.OldestRunningAgeSecs, p.OldestRunningTaskAgeSeconds},

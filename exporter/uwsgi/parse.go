@@ -41,12 +41,22 @@ type worker struct {
 	Requests *float64 `json:"requests"`
 	// RunningTime is the time, in microseconds, of the worker's requests closed so far.
 	RunningTime *float64 `json:"running_time"`
-	Cores       *[]core  `json:"cores"`
+	// PID changes when the worker is started again (harakiri, --max-requests, a crash);
+	// LastSpawn is when, in whole seconds; HarakiriCount counts the times the master
+	// killed it for a request past --harakiri.
+	PID           float64 `json:"pid"`
+	LastSpawn     float64 `json:"last_spawn"`
+	HarakiriCount float64 `json:"harakiri_count"`
+	Cores         *[]core `json:"cores"`
 }
 
 type core struct {
 	InRequest *float64 `json:"in_request"`
-	ReqInfo   struct {
+	// Requests counts the core's requests closed (and accounted), StaticRequests those of
+	// them that were static files, which running_time leaves out.
+	Requests       float64 `json:"requests"`
+	StaticRequests float64 `json:"static_requests"`
+	ReqInfo        struct {
 		// RequestStart is the Unix time, in whole seconds, at which the core's request
 		// started; uWSGI writes it only while the core is in a request.
 		RequestStart *float64 `json:"request_start"`
@@ -79,14 +89,13 @@ type core struct {
 //     start in whole seconds, so the age may read up to 1 s high, and it assumes the
 //     exporter's clock agrees with uWSGI's (same host, or NTP). A negative age (clock skew)
 //     reads 0.
-//   - busy_seconds is the sum of the workers' running_time (microseconds, added as each
-//     request is closed, from the same start as in_request; never reset when a worker is
-//     respawned) plus the time so far of the requests in flight, each counted from its
-//     request_start less one second (whole seconds, so never more than it ran; a request's
-//     first second shows when it ends). Parse reads one document; [Source.Read] keeps the
-//     counter monotonic across reads when a request shown in flight ends without being added
-//     to running_time (see busyCounters). Static files served by uWSGI itself are left out
-//     of running_time by uWSGI, so they show only while they run.
+//   - busy_seconds, for one document on its own, is the sum of the workers' running_time
+//     (microseconds, added as each request is closed, from the same start as in_request;
+//     never reset when a worker is started again) plus the time so far of the requests in
+//     flight, each from its request_start less one second (whole seconds, so never more than
+//     it ran). [Source.Read] reports instead the growth of that sum from its first read of
+//     the target, with the seconds of requests that ended without reaching running_time
+//     added back (busyCounters): that counter, unlike the sum, never falls.
 //
 // Not provided, because uWSGI does not measure them: submitted and rejected tasks
 // (listen_queue_errors is declared but never incremented in uWSGI 2.0), saturated seconds,
@@ -111,7 +120,7 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 	p := exporter.Pool{Name: pool}
 	nowSeconds := float64(now.UnixNano()) / 1e9
 	var requests, oldestStart float64
-	var busy busyReading
+	busy := busyReading{cores: make(map[coreID]coreReading)}
 	timed := true // every worker reports running_time
 	for i, w := range *s.Workers {
 		if w.Cores == nil {
@@ -134,11 +143,16 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 		}
 		cores := float64(len(*w.Cores))
 		p.MaxWorkers += cores
-		if *w.Status == "cheap" {
-			continue
+		cheap := *w.Status == "cheap"
+		if !cheap {
+			p.Workers += cores
 		}
-		p.Workers += cores
 		for j, c := range *w.Cores {
+			cr := coreReading{pid: w.PID, spawn: w.LastSpawn, harakiri: w.HarakiriCount, requests: c.Requests, static: c.StaticRequests}
+			busy.cores[coreID{i, j}] = cr
+			if cheap {
+				continue
+			}
 			if c.InRequest == nil || (*c.InRequest != 0 && *c.InRequest != 1) {
 				return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d core %d: in_request is missing or not 0/1", i+1, j)
 			}
@@ -152,7 +166,9 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 				if oldestStart == 0 || *start < oldestStart {
 					oldestStart = *start
 				}
-				busy.inFlight += max(0, nowSeconds-*start-1)
+				cr.start, cr.shown = *start, max(0, nowSeconds-*start-1)
+				busy.inFlight += cr.shown
+				busy.cores[coreID{i, j}] = cr
 			}
 		}
 	}

@@ -84,6 +84,16 @@ func TestParseCaptures(t *testing.T) {
 	if got := *sat.BusySecondsTotal; math.Abs(got-(203e-6+4*2.5)) > 1e-9 {
 		t.Errorf("busy seconds = %v, want 10.000203", got)
 	}
+	// What the next read compares each core with: its worker's process, its closed requests
+	// and the request it runs.
+	_, busy, err := parse(load(t, "saturated.json"), "127.0.0.1:1717", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := busy.cores[coreID{0, 1}]; len(busy.cores) != 4 || c.pid != 9642 || c.spawn != 1795975204 ||
+		c.requests != 1 || c.start != start || c.shown != 2.5 {
+		t.Errorf("cores = %+v", busy.cores)
+	}
 	if sat.SaturatedSecondsTotal != nil || sat.TasksSubmittedTotal != nil || sat.TasksRejectedTotal != nil {
 		t.Errorf("series uWSGI does not measure are present: %+v", sat)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/exporter/uwsgitest"
+	"github.com/poolwatch/poolwatch/internal/testproc"
 )
 
 // reader is the exporter's own reader, with no keep-alive left behind for goleak.
@@ -201,25 +202,38 @@ func TestBusySecondsOfRequests(t *testing.T) {
 	}
 }
 
-// A request killed by harakiri never reaches running_time: the seconds it showed while it ran
-// are kept, so that the counter does not fall (rate() would read a fall as a restart).
+// A request killed by harakiri never reaches running_time: its seconds, to the worker's
+// restart, are kept and counted as kept, and are not netted against another worker's growth
+// in the same interval (2 workers: one hung and killed, the other running a 2 s request).
 func TestBusySecondsKeepAHungRequestHarakiriKilled(t *testing.T) {
-	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 1, Threads: 1, Listen: 8, Harakiri: 3})
+	srv := uwsgitest.Start(t, uwsgitest.Options{Workers: 2, Threads: 1, Listen: 8, Harakiri: 4})
 	src := &Source{}
 	before := busySeconds(t, src, srv.StatsTarget)
 	srv.Occupy(t, 1)
 	p := waitFor(t, srv.StatsTarget, "1 busy", func(p exporter.Pool) bool { return p.BusyWorkers == 1 })
 	completed := p.TasksCompletedTotal["success"]
-	time.Sleep(2500 * time.Millisecond)
-	hung := busySeconds(t, src, srv.StatsTarget) - before
-	if hung < 0.4 {
-		t.Fatalf("busy seconds %v after 2.5 s of a hung request, want at least 0.4", hung)
+	hungSince := time.Now()
+	time.Sleep(1500 * time.Millisecond)
+	if shown := busySeconds(t, src, srv.StatsTarget) - before; shown < 0 || shown > 1.6 {
+		t.Fatalf("busy seconds %v after 1.5 s of a hung request", shown)
 	}
-	p = waitFor(t, srv.StatsTarget, "the worker killed and started again", func(p exporter.Pool) bool { return p.BusyWorkers == 0 })
-	if p.TasksCompletedTotal["success"] != completed {
-		t.Fatalf("the killed request counted as completed: %+v", p)
+	testproc.HoldRequests(t, srv.Addr, "/slow?seconds=2", 1, 0)
+	waitFor(t, srv.StatsTarget, "2 busy", func(p exporter.Pool) bool { return p.BusyWorkers == 2 })
+	p = waitFor(t, srv.StatsTarget, "the hung worker killed and the other request closed", func(p exporter.Pool) bool {
+		return p.BusyWorkers == 0 && p.TasksCompletedTotal["success"] == completed+1
+	})
+	killedAfter := time.Since(hungSince).Seconds()
+	pools, err := src.Read(t.Context(), reader(), srv.StatsTarget, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if after := busySeconds(t, src, srv.StatsTarget) - before; after < hung {
-		t.Errorf("busy seconds fell from %v to %v when harakiri killed the request", hung, after)
+	got := *pools[0].BusySecondsTotal - before
+	// The 2 s request, and the hung one from its start to the kill (harakiri after 4 s, the
+	// master checking once a second), counted in whole seconds: at least 4 - 2 s of it.
+	if low, high := 2+2.0, 2+killedAfter+0.1; got < low || got > high {
+		t.Errorf("busy seconds %v once harakiri killed the hung request, want %.1f to %.1f", got, low, high)
+	}
+	if kept := pools[0].BusySecondsKeptTotal; kept == nil || *kept < 2 {
+		t.Errorf("kept seconds %v, want the killed request's", kept)
 	}
 }

@@ -48,18 +48,23 @@ func (*Source) CheckTarget(target string) error {
 }
 
 // Read implements [exporter.Source]: one read of the stats server (capped at
-// exporter.MaxBodyBytes), parsed by [Parse] with the exporter's clock, its busy seconds kept
-// monotonic across the reads of target.
+// exporter.MaxBodyBytes), parsed by [Parse] with the exporter's clock as the read began, its
+// busy seconds counted across the reads of target (see busyCounters).
 func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
 	t, pool, err := parseTarget(target)
 	if err != nil {
 		return nil, err
 	}
-	state, err := s.busy.take(ctx, target, time.Now())
+	state, err := s.busy.take(ctx, target)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the read of %s in progress: %w", pool, err)
 	}
-	defer state.release()
+	if state != nil {
+		defer state.release()
+	}
+	// Before the read: the ages of the requests in flight are then no more than they were
+	// when uWSGI wrote its document.
+	now := time.Now()
 	var body []byte
 	switch t.Scheme {
 	case "http", "https":
@@ -70,19 +75,25 @@ func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, log
 	if err != nil {
 		return nil, err
 	}
-	p, busy, err := parse(body, pool, time.Now())
+	p, busy, err := parse(body, pool, now)
 	if err != nil {
 		return nil, err
 	}
-	if p.BusySecondsTotal != nil {
-		v, restarted, fell := state.total(busy)
+	switch {
+	case p.BusySecondsTotal == nil:
+	case state == nil:
+		p.BusySecondsTotal = nil
+		logger.Warn("no busy seconds for this target: the exporter already counts them for as many uWSGI targets as it may", "pool", pool, "max_targets", maxBusyTargets)
+	default:
+		v, restarted, kept := state.total(busy)
 		p.BusySecondsTotal = exporter.Float(v)
+		p.BusySecondsKeptTotal = exporter.Float(state.keptTotal)
 		if restarted {
-			logger.Info("running_time fell: uWSGI restarted, its busy seconds start afresh", "pool", pool)
+			logger.Info("running_time fell: uWSGI restarted; its busy seconds add to the counter from here", "pool", pool)
 		}
-		if fell > 0 {
-			logger.Debug("keeping the in-flight seconds of requests that ended without reaching running_time (harakiri, static files)",
-				"pool", pool, "seconds", fell, "kept_seconds_total", state.kept)
+		if kept > 0 {
+			logger.Debug("keeping the seconds of requests that ended without reaching running_time (harakiri, static files)",
+				"pool", pool, "seconds", kept)
 		}
 	}
 	return []exporter.Pool{p}, nil

@@ -35,6 +35,12 @@ const (
 	ScrapeDurationSeconds = "poolwatch_scrape_duration_seconds"
 )
 
+// BusySecondsKeptTotal counts, per pool (LabelPool), the correction of a source whose busy
+// seconds the exporter counts across reads (uWSGI): the seconds of requests that ended
+// without reaching the server's own count, added to workerpool_busy_seconds_total all the
+// same. The contract asks that a corrected value's correction be counted.
+const BusySecondsKeptTotal = "poolwatch_busy_seconds_kept_total"
+
 // Label names and their allowed values.
 const (
 	LabelPool    = "pool"
@@ -81,6 +87,7 @@ var Help = map[string]string{
 	RouteOldestRunning:     "How long the oldest running task (request) of this route has run so far.",
 	Up:                     "1 if the last read of the target succeeded, else 0.",
 	ScrapeDurationSeconds:  "How long reading the target took, in seconds.",
+	BusySecondsKeptTotal:   "Seconds of requests that ended without reaching the server's own busy time (a worker killed, a static file), kept in workerpool_busy_seconds_total.",
 }
 
 // Buckets are the classic histogram boundaries (seconds) of the wait and duration histograms.
