@@ -5,25 +5,21 @@ import (
 	"sync"
 )
 
-// busyReading is what one stats document says of the time the cores spent in requests.
+// busyReading is what one stats document says of the time the workers spent in requests.
 type busyReading struct {
-	// running is the sum of the workers' running_time, in seconds: the exact time of every
-	// request closed since uWSGI started, added as each one is closed.
-	running float64
-	// inFlight is the sum of the cores' shown seconds (coreReading.shown).
-	inFlight float64
-	// cores says, per core, which request it runs and how many it has closed, so that the
-	// next read can tell how each request shown here ended.
-	cores map[coreID]coreReading
+	workers []workerReading // in the document's order (uWSGI lists every worker, by id)
 }
 
-// coreID is a core by its worker's and its own place in the stats.
-type coreID struct{ worker, core int }
+type workerReading struct {
+	pid, spawn float64 // the worker's process, and when it was started (whole seconds)
+	// running is the worker's running_time, in seconds: the exact time of every request it
+	// closed since uWSGI started, added as each one is closed.
+	running float64
+	cores   []coreReading
+}
 
 type coreReading struct {
-	pid, spawn       float64 // the worker's process and when it was started (whole seconds)
-	harakiri         float64 // the times the master killed the worker for --harakiri
-	requests, static float64 // requests closed by the core, and those of them static files
+	requests float64 // requests the core closed
 	// start is the request_start (whole seconds) of the request the core runs, 0 if none;
 	// shown is its time so far counted from start less one second (never below 0), so
 	// never more than it ran: a request then adds no less to running_time when it is
@@ -31,32 +27,47 @@ type coreReading struct {
 	start, shown float64
 }
 
-// busyCounters keeps one busy-seconds counter per target: workerpool_busy_seconds_total of a
-// uWSGI is not running + inFlight as one document says, which falls whenever a request shown
-// in flight ends without being added to running_time, but the growth of that sum from read
-// to read, with those requests' seconds added back:
+func (r busyReading) running() (sum float64) {
+	for _, w := range r.workers {
+		sum += w.running
+	}
+	return sum
+}
+
+func (r busyReading) inFlight() (sum float64) {
+	for _, w := range r.workers {
+		for _, c := range w.cores {
+			sum += c.shown
+		}
+	}
+	return sum
+}
+
+// busyCounters keeps one busy-seconds counter per target. One document's running_time plus
+// the requests in flight falls whenever a request shown in flight ends without being added
+// to running_time: its worker killed (harakiri, a crash), a static file (uWSGI leaves those
+// out of running_time), a request dropped before complete. So the counter adds up, from read
+// to read and worker by worker, what can only have been spent:
 //
-//   - A request shown in flight that is gone at the next read ended. If its core closed a
-//     request since (its requests count rose, not all of them static files) and its worker
-//     was not killed for --harakiri (harakiri_count), it was added to running_time, and the
-//     sum's growth has it. Otherwise it never will be: its worker was killed, uWSGI dropped it
-//     before it was complete, or it was a static file (uWSGI leaves those out of
-//     running_time). Its seconds were spent all the same, and are kept: what it showed, or,
-//     when harakiri killed its worker, the time from its start to the worker's restart
-//     (last_spawn) less a second, the most the stats can vouch for. A worker killed otherwise
-//     (a crash, --evil-reload-on-rss) whose new process closed a request before the read is
-//     taken for a closed request: the killed one's seconds are lost. Kept seconds are counted
-//     in poolwatch_busy_seconds_kept_total.
-//   - A fall of the sum that these do not explain is transient (a read caught between a
-//     request's accounting and its end counts it twice; threads of one worker add to
-//     running_time without a lock): the counter holds its value until the sum is back above.
-//   - A fall of running_time to under half of what it was is a restart of uWSGI (it never
-//     resets running_time otherwise, not even when it starts a worker again): the counter
-//     goes on from its value, and the new instance's time adds to it.
+//	growth = Δrunning + shown now − shown before + max(0, ended − Δrunning)
 //
-// The counter starts at 0 at the exporter's first read of a target: a restart of the
-// exporter is then a reset to about 0, which rate() handles, not a fall from a total that
-// would lack the seconds kept before.
+// where ended is what the worker's requests that ended since showed at the last read. A
+// request added to running_time adds at least what it showed, so the last term is 0 unless
+// Δrunning cannot hold every request that ended: then the difference never reached
+// running_time, and is kept (poolwatch_busy_seconds_kept_total counts it). The kept seconds
+// are never more than the requests lost showed (no second is counted twice), and fewer when
+// the same worker closed other requests in the interval, whose time then hides them; a
+// request started and lost between two reads is never seen. When the worker's process
+// changed (harakiri, --max-requests), a request that ended is taken to have run until the new
+// process started (last_spawn), less a second, where that is more than it showed. Growth is
+// never negative: the requests still running show more than before. A worker's running_time
+// that falls a little (its threads add to it without a lock) adds nothing until it is back.
+//
+// A fall of the workers' running_time to under half its sum is a restart of uWSGI (it never
+// resets running_time otherwise; a reload re-executes the master): the new instance's
+// running_time and requests in flight add to the counter. The counter starts at 0 at the
+// exporter's first read of a target, so a restart of the exporter is a reset to 0, which
+// rate() handles.
 //
 // Reads of one target are taken one at a time, so that the state moves in the order uWSGI
 // wrote its documents.
@@ -69,15 +80,10 @@ type busyState struct {
 	// turn is held (a token in it) by the one read of the target in progress.
 	turn chan struct{}
 	// Guarded by turn.
-	read    bool    // a read has set the fields below
-	running float64 // running at the last read
-	base    float64 // subtracted from running + inFlight + kept: the counter's 0
-	kept    float64 // seconds of requests that ended without being added to running_time
-	// keptTotal is every second kept since the first read: kept restarts with uWSGI, this
-	// goes on (poolwatch_busy_seconds_kept_total).
-	keptTotal float64
-	last      float64 // the value last reported
-	cores     map[coreID]coreReading
+	read      bool            // a read has set the fields below
+	workers   []workerReading // the last read's, running_time the most seen of each worker
+	last      float64         // the value last reported
+	keptTotal float64         // every second kept (poolwatch_busy_seconds_kept_total)
 }
 
 // maxBusyTargets bounds the targets whose counter is kept: a configuration names a few, but
@@ -114,47 +120,55 @@ func (b *busyCounters) take(ctx context.Context, target string) (*busyState, err
 func (s *busyState) release() { <-s.turn }
 
 // total returns the busy seconds to report for r, and moves the state on: restarted tells a
-// restart of uWSGI, kept the seconds of requests this read found ended without reaching
-// running_time. Called in turn.
+// restart of uWSGI, kept the seconds this read kept. Called in turn.
 func (s *busyState) total(r busyReading) (v float64, restarted bool, kept float64) {
 	switch {
 	case !s.read:
-		s.read, s.base = true, r.running+r.inFlight
-	case r.running < s.running/2:
+		s.read = true
+	case r.running() < busyReading{s.workers}.running()/2:
 		restarted = true
-		s.base, s.kept = -s.last, 0
+		s.last += r.running() + r.inFlight()
 	default:
-		kept = s.unaccounted(r)
-		s.kept += kept
-		s.keptTotal += kept
+		for i := range r.workers {
+			if i >= len(s.workers) {
+				continue // a worker not seen before: from now on
+			}
+			var g, k float64
+			g, k, r.workers[i].running = s.workers[i].growth(r.workers[i])
+			s.last += g
+			kept += k
+		}
 	}
-	v = max(s.last, r.running+r.inFlight+s.kept-s.base)
-	s.running, s.last, s.cores = r.running, v, r.cores
-	return v, restarted, kept
+	s.keptTotal += kept
+	s.workers = r.workers
+	return s.last, restarted, kept
 }
 
-// unaccounted returns the seconds of the requests shown at the last read that ended since
-// without being added to running_time.
-func (s *busyState) unaccounted(r busyReading) float64 {
-	var kept float64
-	for id, was := range s.cores {
+// growth returns what worker now adds to the counter since w, of it the seconds kept, and the
+// running_time to compare the next read with (the most seen).
+func (w workerReading) growth(now workerReading) (growth, kept, running float64) {
+	running = max(w.running, now.running)
+	dRunning := running - w.running
+	var ended, endedShown, still float64
+	for j, was := range w.cores {
 		if was.start == 0 {
 			continue
 		}
-		now, ok := r.cores[id]
-		if ok && now.pid == was.pid && now.start == was.start && now.requests == was.requests {
-			continue // still running
+		if j < len(now.cores) && now.pid == w.pid && now.cores[j].start == was.start && now.cores[j].requests == was.requests {
+			still += was.shown
+			continue
 		}
-		killed := ok && now.harakiri > was.harakiri
-		closed := now.requests - was.requests
-		if ok && !killed && closed > 0 && now.static-was.static < closed {
-			continue // closed, and not all static: in running_time
+		endedShown += was.shown
+		e := was.shown
+		if now.pid != w.pid && now.spawn > was.start {
+			e = max(e, now.spawn-was.start-1)
 		}
-		lost := was.shown
-		if killed && now.spawn > was.start {
-			lost = max(lost, now.spawn-was.start-1)
-		}
-		kept += lost
+		ended += e
 	}
-	return kept
+	var shown float64
+	for _, c := range now.cores {
+		shown += c.shown
+	}
+	kept = max(0, ended-dRunning)
+	return dRunning + shown - still - endedShown + kept, kept, running
 }

@@ -42,21 +42,18 @@ type worker struct {
 	// RunningTime is the time, in microseconds, of the worker's requests closed so far.
 	RunningTime *float64 `json:"running_time"`
 	// PID changes when the worker is started again (harakiri, --max-requests, a crash);
-	// LastSpawn is when, in whole seconds; HarakiriCount counts the times the master
-	// killed it for a request past --harakiri.
-	PID           float64 `json:"pid"`
-	LastSpawn     float64 `json:"last_spawn"`
-	HarakiriCount float64 `json:"harakiri_count"`
-	Cores         *[]core `json:"cores"`
+	// LastSpawn is when, in whole seconds.
+	PID       float64 `json:"pid"`
+	LastSpawn float64 `json:"last_spawn"`
+	Cores     *[]core `json:"cores"`
 }
 
 type core struct {
 	InRequest *float64 `json:"in_request"`
-	// Requests counts the core's requests closed (and accounted), StaticRequests those of
-	// them that were static files, which running_time leaves out.
-	Requests       float64 `json:"requests"`
-	StaticRequests float64 `json:"static_requests"`
-	ReqInfo        struct {
+	// Requests counts the core's requests closed; it tells a request seen at two reads
+	// from two requests that started in the same second.
+	Requests float64 `json:"requests"`
+	ReqInfo  struct {
 		// RequestStart is the Unix time, in whole seconds, at which the core's request
 		// started; uWSGI writes it only while the core is in a request.
 		RequestStart *float64 `json:"request_start"`
@@ -120,7 +117,7 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 	p := exporter.Pool{Name: pool}
 	nowSeconds := float64(now.UnixNano()) / 1e9
 	var requests, oldestStart float64
-	busy := busyReading{cores: make(map[coreID]coreReading)}
+	busy := busyReading{workers: make([]workerReading, 0, len(*s.Workers))}
 	timed := true // every worker reports running_time
 	for i, w := range *s.Workers {
 		if w.Cores == nil {
@@ -138,8 +135,10 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 			timed = false
 		case !isCount(*w.RunningTime):
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: running_time is %v, want a count of microseconds", i+1, *w.RunningTime)
-		default:
-			busy.running += *w.RunningTime / 1e6
+		}
+		wr := workerReading{pid: w.PID, spawn: w.LastSpawn, cores: make([]coreReading, len(*w.Cores))}
+		if w.RunningTime != nil {
+			wr.running = *w.RunningTime / 1e6
 		}
 		cores := float64(len(*w.Cores))
 		p.MaxWorkers += cores
@@ -148,36 +147,38 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 			p.Workers += cores
 		}
 		for j, c := range *w.Cores {
-			cr := coreReading{pid: w.PID, spawn: w.LastSpawn, harakiri: w.HarakiriCount, requests: c.Requests, static: c.StaticRequests}
-			busy.cores[coreID{i, j}] = cr
+			wr.cores[j].requests = c.Requests
 			if cheap {
 				continue
 			}
 			if c.InRequest == nil || (*c.InRequest != 0 && *c.InRequest != 1) {
 				return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d core %d: in_request is missing or not 0/1", i+1, j)
 			}
-			if *c.InRequest == 0 {
+			start := c.ReqInfo.RequestStart
+			// A request cannot predate its worker's process: one that does is the request
+			// harakiri killed, which the master's document shows until the new process has
+			// reset its cores.
+			if *c.InRequest == 0 || start != nil && *start > 0 && *start < w.LastSpawn {
 				continue
 			}
 			p.BusyWorkers++
 			// A start of 0 or none is a request caught as it began, or as it is closed (uWSGI
 			// clears the request before in_request): its age is 0.
-			if start := c.ReqInfo.RequestStart; start != nil && *start > 0 && !math.IsInf(*start, 0) {
+			if start != nil && *start > 0 && !math.IsInf(*start, 0) {
 				if oldestStart == 0 || *start < oldestStart {
 					oldestStart = *start
 				}
-				cr.start, cr.shown = *start, max(0, nowSeconds-*start-1)
-				busy.inFlight += cr.shown
-				busy.cores[coreID{i, j}] = cr
+				wr.cores[j].start, wr.cores[j].shown = *start, max(0, nowSeconds-*start-1)
 			}
 		}
+		busy.workers = append(busy.workers, wr)
 	}
 	if p.MaxWorkers == 0 {
 		return exporter.Pool{}, busyReading{}, errors.New("uWSGI reports no worker cores: no pool to read")
 	}
 	p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: requests}
 	if timed {
-		p.BusySecondsTotal = exporter.Float(busy.running + busy.inFlight)
+		p.BusySecondsTotal = exporter.Float(busy.running() + busy.inFlight())
 	}
 	age := 0.0
 	if oldestStart > 0 {

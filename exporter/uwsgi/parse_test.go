@@ -90,9 +90,9 @@ func TestParseCaptures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := busy.cores[coreID{0, 1}]; len(busy.cores) != 4 || c.pid != 9642 || c.spawn != 1795975204 ||
-		c.requests != 1 || c.start != start || c.shown != 2.5 {
-		t.Errorf("cores = %+v", busy.cores)
+	if w := busy.workers[0]; len(busy.workers) != 2 || w.pid != 9642 || w.spawn != 1795975204 || w.running != 203e-6 ||
+		len(w.cores) != 2 || w.cores[1] != (coreReading{requests: 1, start: start, shown: 2.5}) {
+		t.Errorf("workers = %+v", busy.workers)
 	}
 	if sat.SaturatedSecondsTotal != nil || sat.TasksSubmittedTotal != nil || sat.TasksRejectedTotal != nil {
 		t.Errorf("series uWSGI does not measure are present: %+v", sat)
@@ -185,6 +185,14 @@ func TestParseRules(t *testing.T) {
 			func(t *testing.T, p exporter.Pool) {
 				if *p.BusySecondsTotal != 3 {
 					t.Errorf("busy seconds = %v, want the 2 × 1.5 s closed", *p.BusySecondsTotal)
+				}
+			},
+		},
+		"a request older than its worker's process (harakiri killed it, the new process has not reset its cores): not busy": {
+			func(d map[string]any) { workers(d)[0].(map[string]any)["last_spawn"] = start + 1 },
+			func(t *testing.T, p exporter.Pool) {
+				if p.BusyWorkers != 2 || *p.BusySecondsTotal != 203e-6+2*(2-1) {
+					t.Errorf("%d busy, busy seconds %v: want worker 2's requests only", int(p.BusyWorkers), *p.BusySecondsTotal)
 				}
 			},
 		},
