@@ -7,6 +7,7 @@ import (
 
 // busyReading is what one stats document says of the time the workers spent in requests.
 type busyReading struct {
+	at      float64         // the exporter's clock at the read, Unix seconds
 	workers []workerReading // in the document's order (uWSGI lists every worker, by id)
 }
 
@@ -32,6 +33,13 @@ func (r busyReading) running() (sum float64) {
 		sum += w.running
 	}
 	return sum
+}
+
+func (r busyReading) cores() (n int) {
+	for _, w := range r.workers {
+		n += len(w.cores)
+	}
+	return n
 }
 
 func (r busyReading) inFlight() (sum float64) {
@@ -82,6 +90,7 @@ type busyState struct {
 	// Guarded by turn.
 	read      bool            // a read has set the fields below
 	workers   []workerReading // the last read's, running_time the most seen of each worker
+	at        float64         // the last read's clock
 	last      float64         // the value last reported
 	keptTotal float64         // every second kept (poolwatch_busy_seconds_kept_total)
 }
@@ -122,53 +131,67 @@ func (s *busyState) release() { <-s.turn }
 // total returns the busy seconds to report for r, and moves the state on: restarted tells a
 // restart of uWSGI, kept the seconds this read kept. Called in turn.
 func (s *busyState) total(r busyReading) (v float64, restarted bool, kept float64) {
+	var growth float64
 	switch {
 	case !s.read:
 		s.read = true
-	case r.running() < busyReading{s.workers}.running()/2:
+	case r.running() < busyReading{workers: s.workers}.running()/2:
 		restarted = true
-		s.last += r.running() + r.inFlight()
+		growth = r.running() + r.inFlight()
 	default:
 		for i := range r.workers {
 			if i >= len(s.workers) {
 				continue // a worker not seen before: from now on
 			}
-			var g, k float64
-			g, k, r.workers[i].running = s.workers[i].growth(r.workers[i])
-			s.last += g
+			g, k := s.workers[i].growth(&r.workers[i])
+			growth += g
 			kept += k
 		}
 	}
+	// No pool is busier than all its cores: whatever the reads say (a clock stepped, a target
+	// that reaches two instances by turns), the counter grows by no more than the time since
+	// the last read on every core, and a second or two more a core for whole-second starts.
+	if limit := max(0, r.at-s.at+2) * float64(r.cores()); growth > limit {
+		growth = limit
+	}
+	s.last += growth
 	s.keptTotal += kept
-	s.workers = r.workers
+	s.workers, s.at = r.workers, r.at
 	return s.last, restarted, kept
 }
 
-// growth returns what worker now adds to the counter since w, of it the seconds kept, and the
-// running_time to compare the next read with (the most seen).
-func (w workerReading) growth(now workerReading) (growth, kept, running float64) {
-	running = max(w.running, now.running)
-	dRunning := running - w.running
-	var ended, endedShown, still float64
+// growth returns what worker now adds to the counter since w, and of it the seconds kept. It
+// sets now's running_time and its running requests' shown seconds to the most seen, for the
+// next read to compare with: a worker's threads add to running_time without a lock, and a clock
+// stepped back makes a request show less than before.
+func (w workerReading) growth(now *workerReading) (growth, kept float64) {
+	now.running = max(w.running, now.running)
+	dRunning := now.running - w.running
+	var endedShown, oldest, extension float64
 	for j, was := range w.cores {
 		if was.start == 0 {
 			continue
 		}
 		if j < len(now.cores) && now.pid == w.pid && now.cores[j].start == was.start && now.cores[j].requests == was.requests {
-			still += was.shown
+			now.cores[j].shown = max(now.cores[j].shown, was.shown)
+			growth -= was.shown // added back with now's shown below
 			continue
 		}
 		endedShown += was.shown
-		e := was.shown
-		if now.pid != w.pid && now.spawn > was.start {
-			e = max(e, now.spawn-was.start-1)
+		if oldest == 0 || was.start < oldest {
+			oldest = was.start
+			// A worker started again since: its oldest request, the one harakiri kills, ran
+			// until the new process started, less a second. Only that one: the others may have
+			// closed long before the kill.
+			extension = 0
+			if now.pid != w.pid && now.spawn > was.start {
+				extension = max(0, now.spawn-was.start-1-was.shown)
+			}
 		}
-		ended += e
 	}
-	var shown float64
 	for _, c := range now.cores {
-		shown += c.shown
+		growth += c.shown
 	}
-	kept = max(0, ended-dRunning)
-	return dRunning + shown - still - endedShown + kept, kept, running
+	kept = max(0, endedShown+extension-dRunning)
+	return max(0, growth+dRunning-endedShown+kept), kept
 }

@@ -48,16 +48,46 @@ func TestBusyCounterAccountsEveryEnd(t *testing.T) {
 			reading(one(3, 1015, 70, 5, 0, 0), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
 		{"a request of the killed process shown in the new one's document is not in flight (parse leaves it out)",
 			reading(one(4, 1080, 70, 5, 0, 0), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
+		{"the clock stepped back 2 s: a request still running adds nothing, and is held at what it showed",
+			reading(one(4, 1080, 70, 5, 1100, 3), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
+		{"...",
+			reading(one(4, 1080, 70, 5, 1100, 1), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
+		{"...until it shows more",
+			reading(one(4, 1080, 70, 5, 1100, 5), one(2, 900, 50, 1, 0, 0)), 51, 0, false},
+		{"a read that says more than two cores can have run in 10 s (another instance behind the address) adds no more",
+			reading(one(4, 1080, 170, 5, 1100, 5), one(2, 900, 50, 1, 0, 0)), 51 + 24, 0, false},
 		{"uWSGI restarted: running_time fell to under half; the new instance's time adds",
-			reading(one(9, 2000, 1, 1, 2001, 2), one(10, 2000, 0, 0, 0, 0)), 49, 0, true},
+			reading(one(9, 2000, 1, 1, 2001, 2), one(10, 2000, 0, 0, 0, 0)), 75 + 3, 0, true},
 		{"and goes on",
-			reading(one(9, 2000, 4, 2, 0, 0), one(10, 2000, 0, 0, 0, 0)), 49 + 3 - 2, 0, false},
+			reading(one(9, 2000, 4, 2, 0, 0), one(10, 2000, 0, 0, 0, 0)), 78 + 3 - 2, 0, false},
 	} {
+		step.r.at = 1010 + 10*float64(i) // reads 10 s apart
 		v, restarted, kept := s.total(step.r)
 		if v != step.want || kept != step.kept || restarted != step.restarted {
 			t.Errorf("read %d (%s): %v, kept %v, restarted %v; want %v, %v, %v",
 				i+1, step.what, v, kept, restarted, step.want, step.kept, step.restarted)
 		}
+	}
+}
+
+// One worker of 4 threads: the three requests that close a second after a read are not taken
+// to have run until harakiri killed the fourth nine seconds later (they were idle), only the
+// oldest is (a review's case: it counted 40 s where the cores were busy 13).
+func TestBusyCounterExtendsOnlyTheKilledRequest(t *testing.T) {
+	var s busyState
+	four := func(pid, spawn, running, requests, start, shown float64) workerReading {
+		w := workerReading{pid: pid, spawn: spawn, running: running}
+		for range 4 {
+			w.cores = append(w.cores, coreReading{requests: requests, start: start, shown: shown})
+		}
+		return w
+	}
+	s.total(busyReading{at: 110, workers: []workerReading{four(1, 50, 0, 0, 100, 9)}})
+	after := four(2, 120, 33, 1, 0, 0)
+	after.cores[3].requests = 0
+	v, _, _ := s.total(busyReading{at: 125, workers: []workerReading{after}})
+	if v > 13 {
+		t.Errorf("counter %v after cores busy 3 × 1 s + 10 s", v)
 	}
 }
 
@@ -162,7 +192,7 @@ func storm(t *testing.T, threads int, harakiri, staticShare, staticMax float64, 
 			t0 = now
 		}
 		busyAtRead = closedBusy
-		r := busyReading{}
+		r := busyReading{at: now}
 		for _, w := range ws {
 			wr := workerReading{pid: w.pid, spawn: w.spawn, running: w.running}
 			for _, c := range w.cores {

@@ -115,9 +115,9 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 		return exporter.Pool{}, busyReading{}, ErrNotStats
 	}
 	p := exporter.Pool{Name: pool}
-	nowSeconds := float64(now.UnixNano()) / 1e9
 	var requests, oldestStart float64
-	busy := busyReading{workers: make([]workerReading, 0, len(*s.Workers))}
+	nowSeconds := float64(now.UnixNano()) / 1e9
+	busy := busyReading{at: nowSeconds, workers: make([]workerReading, 0, len(*s.Workers))}
 	timed := true // every worker reports running_time
 	for i, w := range *s.Workers {
 		if w.Cores == nil {
