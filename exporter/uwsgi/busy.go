@@ -3,16 +3,20 @@ package uwsgi
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // busyReading is what one stats document says of the time the workers spent in requests.
 type busyReading struct {
-	at      float64         // the exporter's clock at the read, Unix seconds
+	// at is the exporter's clock at the read, its monotonic reading included: the time
+	// between two reads bounds what they may add, whatever the wall clock does.
+	at      time.Time
 	workers []workerReading // in the document's order (uWSGI lists every worker, by id)
 }
 
 type workerReading struct {
 	pid, spawn float64 // the worker's process, and when it was started (whole seconds)
+	harakiri   float64 // the times the master killed it for --harakiri
 	// running is the worker's running_time, in seconds: the exact time of every request it
 	// closed since uWSGI started, added as each one is closed.
 	running float64
@@ -62,8 +66,9 @@ func (r busyReading) inFlight() (sum float64) {
 // where ended is what the worker's requests that ended since showed at the last read. A
 // request added to running_time adds at least what it showed, so the last term is 0 unless
 // Δrunning cannot hold every request that ended: then the difference never reached
-// running_time, and is kept (poolwatch_busy_seconds_kept_total counts it). The kept seconds
-// are never more than the requests lost showed (no second is counted twice), and fewer when
+// running_time, and is kept (poolwatch_busy_seconds_kept_total counts it). Besides the
+// extension below, the kept seconds are never more than the requests lost showed (no second
+// is counted twice), and fewer when
 // the same worker closed other requests in the interval, whose time then hides them; a
 // request started and lost between two reads is never seen. When the worker's process
 // changed (harakiri, --max-requests), a request that ended is taken to have run until the new
@@ -90,7 +95,7 @@ type busyState struct {
 	// Guarded by turn.
 	read      bool            // a read has set the fields below
 	workers   []workerReading // the last read's, running_time the most seen of each worker
-	at        float64         // the last read's clock
+	at        time.Time       // the last read's clock
 	last      float64         // the value last reported
 	keptTotal float64         // every second kept (poolwatch_busy_seconds_kept_total)
 }
@@ -139,19 +144,22 @@ func (s *busyState) total(r busyReading) (v float64, restarted bool, kept float6
 		restarted = true
 		growth = r.running() + r.inFlight()
 	default:
+		wall := float64(r.at.UnixNano()) / 1e9
 		for i := range r.workers {
 			if i >= len(s.workers) {
 				continue // a worker not seen before: from now on
 			}
-			g, k := s.workers[i].growth(&r.workers[i])
+			g, k := s.workers[i].growth(&r.workers[i], wall)
 			growth += g
 			kept += k
 		}
 	}
-	// No pool is busier than all its cores: whatever the reads say (a clock stepped, a target
-	// that reaches two instances by turns), the counter grows by no more than the time since
-	// the last read on every core, and a second or two more a core for whole-second starts.
-	if limit := max(0, r.at-s.at+2) * float64(r.cores()); growth > limit {
+	// No pool is busier than all its cores: whatever the reads say (a wall clock stepped, a
+	// target that reaches two instances by turns), the counter grows by no more than the
+	// time since the last read (by the monotonic clock) on every core, plus two seconds a core
+	// for whole-second starts. What is cut is cut from the kept seconds too.
+	if limit := max(0, r.at.Sub(s.at).Seconds()+2) * float64(r.cores()); growth > limit {
+		kept *= limit / growth
 		growth = limit
 	}
 	s.last += growth
@@ -160,14 +168,16 @@ func (s *busyState) total(r busyReading) (v float64, restarted bool, kept float6
 	return s.last, restarted, kept
 }
 
-// growth returns what worker now adds to the counter since w, and of it the seconds kept. It
-// sets now's running_time and its running requests' shown seconds to the most seen, for the
-// next read to compare with: a worker's threads add to running_time without a lock, and a clock
-// stepped back makes a request show less than before.
-func (w workerReading) growth(now *workerReading) (growth, kept float64) {
+// growth returns what worker now adds to the counter since w, and of it the seconds kept; at
+// is the read's wall clock (Unix seconds). It sets now's running_time and its running
+// requests' shown seconds to the most seen, for the next read to compare with: a worker's
+// threads add to running_time without a lock, and a clock stepped back makes a request show
+// less than before.
+func (w workerReading) growth(now *workerReading, at float64) (growth, kept float64) {
 	now.running = max(w.running, now.running)
 	dRunning := now.running - w.running
 	var endedShown, oldest, extension float64
+	quiet := false // extension is of a core that closed nothing since
 	for j, was := range w.cores {
 		if was.start == 0 {
 			continue
@@ -178,15 +188,17 @@ func (w workerReading) growth(now *workerReading) (growth, kept float64) {
 			continue
 		}
 		endedShown += was.shown
-		if oldest == 0 || was.start < oldest {
-			oldest = was.start
-			// A worker started again since: its oldest request, the one harakiri kills, ran
-			// until the new process started, less a second. Only that one: the others may have
-			// closed long before the kill.
-			extension = 0
-			if now.pid != w.pid && now.spawn > was.start {
-				extension = max(0, now.spawn-was.start-1-was.shown)
-			}
+		// A worker harakiri killed since (its pid changed and harakiri_count rose): its
+		// oldest request whose core closed nothing, the one harakiri kills, ran until the
+		// new process started, less a second. Only that one: the others may have closed long
+		// before the kill, and a worker started again after closing its requests
+		// (--max-requests, --reload-on-rss) was idle until then.
+		// Failing such a core (the new process closed requests on it too), the oldest.
+		killed := now.pid != w.pid && now.harakiri > w.harakiri
+		closedNothing := j < len(now.cores) && now.cores[j].requests == was.requests
+		if killed && (closedNothing && (!quiet || was.start < oldest) || !quiet && (oldest == 0 || was.start < oldest)) {
+			oldest, quiet = was.start, closedNothing
+			extension = max(0, min(now.spawn, at)-was.start-1-was.shown)
 		}
 	}
 	for _, c := range now.cores {

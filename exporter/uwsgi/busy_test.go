@@ -18,6 +18,12 @@ func one(pid, spawn, running, requests, start, shown float64) workerReading {
 
 func reading(workers ...workerReading) busyReading { return busyReading{workers: workers} }
 
+// killed is w after harakiri killed it n times.
+func killed(w workerReading, n float64) workerReading {
+	w.harakiri = n
+	return w
+}
+
 // The counter through the ways a request shown in flight can end, and a restart of uWSGI.
 // Two workers of one core, A and B.
 func TestBusyCounterAccountsEveryEnd(t *testing.T) {
@@ -31,37 +37,37 @@ func TestBusyCounterAccountsEveryEnd(t *testing.T) {
 		{"first read: the counter's 0",
 			reading(one(1, 900, 50, 0, 1000, 9), one(2, 900, 50, 0, 1000, 9)), 0, 0, false},
 		{"A killed at 1015, started again and showing its next request 4 s; B runs on: A kept to its restart, not netted against B's growth",
-			reading(one(3, 1015, 50, 0, 1015, 4), one(2, 900, 50, 0, 1000, 19)), (4 - 9 + 14) + (19 - 9), 14, false},
+			reading(killed(one(3, 1015, 50, 0, 1015, 4), 1), one(2, 900, 50, 0, 1000, 19)), (4 - 9 + 14) + (19 - 9), 14, false},
 		{"A's request closed (+6 s), B's a static file (uWSGI leaves it out of running_time): B's kept",
-			reading(one(3, 1015, 56, 1, 0, 0), one(2, 900, 50, 1, 0, 0)), 19 + (6 - 4), 19, false},
+			reading(killed(one(3, 1015, 56, 1, 0, 0), 1), one(2, 900, 50, 1, 0, 0)), 19 + (6 - 4), 19, false},
 		{"a read caught between a request's accounting (+10 s) and its end counts it",
-			reading(one(3, 1015, 66, 1, 1040, 9), one(2, 900, 50, 1, 0, 0)), 21 + 10 + 9, 0, false},
+			reading(killed(one(3, 1015, 66, 1, 1040, 9), 1), one(2, 900, 50, 1, 0, 0)), 21 + 10 + 9, 0, false},
 		{"its end: counted twice, and kept so (documented)",
-			reading(one(3, 1015, 66, 2, 0, 0), one(2, 900, 50, 1, 0, 0)), 40, 9, false},
+			reading(killed(one(3, 1015, 66, 2, 0, 0), 1), one(2, 900, 50, 1, 0, 0)), 40, 9, false},
 		{"a static file shown 5 s",
-			reading(one(3, 1015, 66, 2, 1060, 5), one(2, 900, 50, 1, 0, 0)), 45, 0, false},
+			reading(killed(one(3, 1015, 66, 2, 1060, 5), 1), one(2, 900, 50, 1, 0, 0)), 45, 0, false},
 		{"it ended, and a request of 3 s closed on the same worker: only 2 s of it can be kept",
-			reading(one(3, 1015, 69, 4, 0, 0), one(2, 900, 50, 1, 0, 0)), 45, 2, false},
+			reading(killed(one(3, 1015, 69, 4, 0, 0), 1), one(2, 900, 50, 1, 0, 0)), 45, 2, false},
 		{"running_time a second short (a lost update between threads): nothing added",
-			reading(one(3, 1015, 68, 4, 0, 0), one(2, 900, 50, 1, 0, 0)), 45, 0, false},
+			reading(killed(one(3, 1015, 68, 4, 0, 0), 1), one(2, 900, 50, 1, 0, 0)), 45, 0, false},
 		{"and nothing again until it is past what it was",
-			reading(one(3, 1015, 70, 5, 0, 0), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
+			reading(killed(one(3, 1015, 70, 5, 0, 0), 1), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
 		{"a request of the killed process shown in the new one's document is not in flight (parse leaves it out)",
-			reading(one(4, 1080, 70, 5, 0, 0), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
+			reading(killed(one(4, 1080, 70, 5, 0, 0), 2), one(2, 900, 50, 1, 0, 0)), 46, 0, false},
 		{"the clock stepped back 2 s: a request still running adds nothing, and is held at what it showed",
-			reading(one(4, 1080, 70, 5, 1100, 3), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
+			reading(killed(one(4, 1080, 70, 5, 1100, 3), 2), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
 		{"...",
-			reading(one(4, 1080, 70, 5, 1100, 1), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
+			reading(killed(one(4, 1080, 70, 5, 1100, 1), 2), one(2, 900, 50, 1, 0, 0)), 49, 0, false},
 		{"...until it shows more",
-			reading(one(4, 1080, 70, 5, 1100, 5), one(2, 900, 50, 1, 0, 0)), 51, 0, false},
+			reading(killed(one(4, 1080, 70, 5, 1100, 5), 2), one(2, 900, 50, 1, 0, 0)), 51, 0, false},
 		{"a read that says more than two cores can have run in 10 s (another instance behind the address) adds no more",
-			reading(one(4, 1080, 170, 5, 1100, 5), one(2, 900, 50, 1, 0, 0)), 51 + 24, 0, false},
+			reading(killed(one(4, 1080, 170, 5, 1100, 5), 2), one(2, 900, 50, 1, 0, 0)), 51 + 24, 0, false},
 		{"uWSGI restarted: running_time fell to under half; the new instance's time adds",
 			reading(one(9, 2000, 1, 1, 2001, 2), one(10, 2000, 0, 0, 0, 0)), 75 + 3, 0, true},
 		{"and goes on",
 			reading(one(9, 2000, 4, 2, 0, 0), one(10, 2000, 0, 0, 0, 0)), 78 + 3 - 2, 0, false},
 	} {
-		step.r.at = 1010 + 10*float64(i) // reads 10 s apart
+		step.r.at = time.Unix(1010+10*int64(i), 0) // reads 10 s apart
 		v, restarted, kept := s.total(step.r)
 		if v != step.want || kept != step.kept || restarted != step.restarted {
 			t.Errorf("read %d (%s): %v, kept %v, restarted %v; want %v, %v, %v",
@@ -82,12 +88,25 @@ func TestBusyCounterExtendsOnlyTheKilledRequest(t *testing.T) {
 		}
 		return w
 	}
-	s.total(busyReading{at: 110, workers: []workerReading{four(1, 50, 0, 0, 100, 9)}})
-	after := four(2, 120, 33, 1, 0, 0)
+	s.total(busyReading{at: time.Unix(110, 0), workers: []workerReading{four(1, 50, 0, 0, 100, 9)}})
+	after := killed(four(2, 120, 33, 1, 0, 0), 1)
 	after.cores[3].requests = 0
-	v, _, _ := s.total(busyReading{at: 125, workers: []workerReading{after}})
+	v, _, _ := s.total(busyReading{at: time.Unix(125, 0), workers: []workerReading{after}})
 	if v > 13 {
 		t.Errorf("counter %v after cores busy 3 × 1 s + 10 s", v)
+	}
+}
+
+// A worker started again after its requests closed (--max-requests, --reload-on-rss: no
+// harakiri) was idle until then: its request is not taken to have run until the restart (a
+// review's case: 11 s counted for 2 s of work).
+func TestBusyCounterGracefulRestartIsNotBusy(t *testing.T) {
+	var s busyState
+	s.total(busyReading{at: time.Unix(110, 0), workers: []workerReading{one(1, 50, 0, 0, 100, 9)}})
+	// Closed at 112 (12 s), idle, the worker started again at 120.
+	v, _, kept := s.total(busyReading{at: time.Unix(125, 0), workers: []workerReading{one(2, 120, 12, 1, 0, 0)}})
+	if v > 3 || kept != 0 {
+		t.Errorf("counter %v, kept %v, for a request busy 2 s since the last read (3 with its first second)", v, kept)
 	}
 }
 
@@ -128,8 +147,8 @@ func storm(t *testing.T, threads int, harakiri, staticShare, staticMax float64, 
 		isStatic   bool
 	}
 	type worker struct {
-		pid, spawn, running float64
-		cores               []core
+		pid, spawn, running, harakiri float64
+		cores                         []core
 	}
 	ws := make([]*worker, workers)
 	for i := range ws {
@@ -171,6 +190,7 @@ func storm(t *testing.T, threads int, harakiri, staticShare, staticMax float64, 
 						}
 					}
 					w.pid, w.spawn = nextPID, math.Floor(now)
+					w.harakiri++
 					nextPID++
 					killed++
 				case c.start != 0 && now >= c.end: // closed
@@ -192,9 +212,9 @@ func storm(t *testing.T, threads int, harakiri, staticShare, staticMax float64, 
 			t0 = now
 		}
 		busyAtRead = closedBusy
-		r := busyReading{at: now}
+		r := busyReading{at: time.Unix(0, 0).Add(time.Duration(now * 1e9))}
 		for _, w := range ws {
-			wr := workerReading{pid: w.pid, spawn: w.spawn, running: w.running}
+			wr := workerReading{pid: w.pid, spawn: w.spawn, harakiri: w.harakiri, running: w.running}
 			for _, c := range w.cores {
 				cr := coreReading{requests: c.requests}
 				if c.start != 0 {

@@ -41,11 +41,14 @@ type worker struct {
 	Requests *float64 `json:"requests"`
 	// RunningTime is the time, in microseconds, of the worker's requests closed so far.
 	RunningTime *float64 `json:"running_time"`
-	// PID changes when the worker is started again (harakiri, --max-requests, a crash);
-	// LastSpawn is when, in whole seconds.
-	PID       float64 `json:"pid"`
-	LastSpawn float64 `json:"last_spawn"`
-	Cores     *[]core `json:"cores"`
+	// PID changes when the worker is started again (harakiri, --max-requests, a crash), and
+	// is 0 for a worker stopped and not started again (a reload, a shutdown); LastSpawn is
+	// when it started, in whole seconds; HarakiriCount counts the times the master killed it
+	// for a request past --harakiri (kept when it starts again).
+	PID           float64 `json:"pid"`
+	LastSpawn     float64 `json:"last_spawn"`
+	HarakiriCount float64 `json:"harakiri_count"`
+	Cores         *[]core `json:"cores"`
 }
 
 type core struct {
@@ -117,7 +120,7 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 	p := exporter.Pool{Name: pool}
 	var requests, oldestStart float64
 	nowSeconds := float64(now.UnixNano()) / 1e9
-	busy := busyReading{at: nowSeconds, workers: make([]workerReading, 0, len(*s.Workers))}
+	busy := busyReading{at: now, workers: make([]workerReading, 0, len(*s.Workers))}
 	timed := true // every worker reports running_time
 	for i, w := range *s.Workers {
 		if w.Cores == nil {
@@ -136,13 +139,18 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 		case !isCount(*w.RunningTime):
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: running_time is %v, want a count of microseconds", i+1, *w.RunningTime)
 		}
-		wr := workerReading{pid: w.PID, spawn: w.LastSpawn, cores: make([]coreReading, len(*w.Cores))}
+		if !isCount(w.PID) || !isCount(w.LastSpawn) || !isCount(w.HarakiriCount) {
+			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: pid %v, last_spawn %v or harakiri_count %v is not a count", i+1, w.PID, w.LastSpawn, w.HarakiriCount)
+		}
+		wr := workerReading{pid: w.PID, spawn: w.LastSpawn, harakiri: w.HarakiriCount, cores: make([]coreReading, len(*w.Cores))}
 		if w.RunningTime != nil {
 			wr.running = *w.RunningTime / 1e6
 		}
 		cores := float64(len(*w.Cores))
 		p.MaxWorkers += cores
-		cheap := *w.Status == "cheap"
+		// A worker stopped and not started again (pid 0) runs nothing, whatever its cores
+		// still say.
+		cheap := *w.Status == "cheap" || w.PID == 0
 		if !cheap {
 			p.Workers += cores
 		}

@@ -196,6 +196,14 @@ func TestParseRules(t *testing.T) {
 				}
 			},
 		},
+		"a worker stopped and not started again (pid 0, a reload): not busy": {
+			func(d map[string]any) { workers(d)[0].(map[string]any)["pid"] = 0 },
+			func(t *testing.T, p exporter.Pool) {
+				if p.BusyWorkers != 2 || p.Workers != 2 || p.MaxWorkers != 4 {
+					t.Errorf("%+v", p)
+				}
+			},
+		},
 		"clock behind uWSGI's: age 0": {
 			func(d map[string]any) {
 				for _, w := range workers(d) {
@@ -239,6 +247,8 @@ func TestParseErrors(t *testing.T) {
 			workers(d)[0].(map[string]any)["cores"].([]any)[0].(map[string]any)["in_request"] = 2
 		}), "in_request"},
 		"negative requests": {mutate(t, func(d map[string]any) { workers(d)[0].(map[string]any)["requests"] = -1 }), "want a count"},
+		"last_spawn not a count": {mutate(t, func(d map[string]any) { workers(d)[0].(map[string]any)["last_spawn"] = -1 }),
+			"last_spawn -1"},
 		"fractional running_time": {mutate(t, func(d map[string]any) { workers(d)[0].(map[string]any)["running_time"] = 0.5 }),
 			"running_time is 0.5"},
 		"fractional queue": {mutate(t, func(d map[string]any) { socket0(d)["queue"] = 1.5 }), "want counts"},
