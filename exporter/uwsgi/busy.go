@@ -17,6 +17,9 @@ type busyReading struct {
 type workerReading struct {
 	pid, spawn float64 // the worker's process, and when it was started (whole seconds)
 	harakiri   float64 // the times the master killed it for --harakiri
+	// killing: harakiri_count rose while the pid stayed (a read between the kill and the new
+	// process), carried to the read that sees the new pid.
+	killing bool
 	// running is the worker's running_time, in seconds: the exact time of every request it
 	// closed since uWSGI started, added as each one is closed.
 	running float64
@@ -70,11 +73,15 @@ func (r busyReading) inFlight() (sum float64) {
 // extension below, the kept seconds are never more than the requests lost showed (no second
 // is counted twice), and fewer when
 // the same worker closed other requests in the interval, whose time then hides them; a
-// request started and lost between two reads is never seen. When the worker's process
-// changed (harakiri, --max-requests), a request that ended is taken to have run until the new
-// process started (last_spawn), less a second, where that is more than it showed. Growth is
-// never negative: the requests still running show more than before. A worker's running_time
-// that falls a little (its threads add to it without a lock) adds nothing until it is back.
+// request started and lost between two reads is never seen. When harakiri killed the worker
+// (its process changed and harakiri_count rose since the last read with the old process), one
+// request that ended, the oldest whose core closed nothing since (else the oldest), is taken
+// to have run until the new process started (last_spawn, at most the read's time), less a
+// second, where that is more than it showed: at most a read interval too much when that was
+// not the killed request, or when the worker was started again twice in the interval. Growth
+// is never negative: a running request's shown seconds and a worker's running_time (its
+// threads add to it without a lock) are held at the most seen. No read adds more than the time
+// since the last one on every core (monotonic clock), plus two seconds a core.
 //
 // A fall of the workers' running_time to under half its sum is a restart of uWSGI (it never
 // resets running_time otherwise; a reload re-executes the master): the new instance's
@@ -174,6 +181,7 @@ func (s *busyState) total(r busyReading) (v float64, restarted bool, kept float6
 // threads add to running_time without a lock, and a clock stepped back makes a request show
 // less than before.
 func (w workerReading) growth(now *workerReading, at float64) (growth, kept float64) {
+	now.killing = now.pid == w.pid && (w.killing || now.harakiri > w.harakiri)
 	now.running = max(w.running, now.running)
 	dRunning := now.running - w.running
 	var endedShown, oldest, extension float64
@@ -194,7 +202,7 @@ func (w workerReading) growth(now *workerReading, at float64) (growth, kept floa
 		// before the kill, and a worker started again after closing its requests
 		// (--max-requests, --reload-on-rss) was idle until then.
 		// Failing such a core (the new process closed requests on it too), the oldest.
-		killed := now.pid != w.pid && now.harakiri > w.harakiri
+		killed := now.pid != w.pid && (w.killing || now.harakiri > w.harakiri)
 		closedNothing := j < len(now.cores) && now.cores[j].requests == was.requests
 		if killed && (closedNothing && (!quiet || was.start < oldest) || !quiet && (oldest == 0 || was.start < oldest)) {
 			oldest, quiet = was.start, closedNothing

@@ -97,6 +97,18 @@ func TestBusyCounterExtendsOnlyTheKilledRequest(t *testing.T) {
 	}
 }
 
+// A read between harakiri's kill (harakiri_count up) and the new process (pid changed): the
+// next read still extends the killed request.
+func TestBusyCounterKillSeenInTwoReads(t *testing.T) {
+	var s busyState
+	s.total(busyReading{at: time.Unix(110, 0), workers: []workerReading{one(1, 50, 0, 0, 100, 9)}})
+	s.total(busyReading{at: time.Unix(125, 0), workers: []workerReading{killed(one(1, 50, 0, 0, 100, 24), 1)}})
+	v, _, kept := s.total(busyReading{at: time.Unix(140, 0), workers: []workerReading{killed(one(2, 130, 0, 0, 0, 0), 1)}})
+	if v != 20 || kept != 29 {
+		t.Errorf("counter %v, kept %v; want 20 (busy from the first read, 110, to the kill, 130) and 29 (24 shown + 5 to the kill)", v, kept)
+	}
+}
+
 // A worker started again after its requests closed (--max-requests, --reload-on-rss: no
 // harakiri) was idle until then: its request is not taken to have run until the restart (a
 // review's case: 11 s counted for 2 s of work).

@@ -70,10 +70,13 @@ type core struct {
 //   - A worker has one core per thread (--threads) or async slot, so capacity
 //     (max_workers) is the number of cores of every worker, cheaped ones included.
 //   - workers counts the cores of the workers not in status "cheap" (a cheaped worker is a
-//     stopped process that cheaper mode may start again).
-//   - busy counts the cores with in_request 1: set when the core starts receiving a request
-//     (wsgi_req_recv) and cleared when it is closed, exactly the time the thread is taken.
-//     The worker "status" is not used for it: "busy" means at least one core is busy.
+//     stopped process that cheaper mode may start again) and not of pid 0 (a worker the
+//     master reaped and did not start again: a reload, a shutdown).
+//   - busy counts those workers' cores with in_request 1: set when the core starts receiving
+//     a request (wsgi_req_recv) and cleared when it is closed, exactly the time the thread is
+//     taken; but not a request that started before its worker's last_spawn (the document
+//     served right after harakiri still shows the killed one). The worker "status" is not
+//     used for it: "busy" means at least one core is busy.
 //   - queued is the accept queue of the sockets the workers accept from, which the master
 //     reads with TCP_INFO about once a second (master_check_listen_queue). It is measured only
 //     for IPv4 sockets on Linux: for a unix or IPv6 socket uWSGI reports 0 whatever waits, so
