@@ -1,9 +1,9 @@
 package uwsgi
 
 import (
-	"context"
-	"sync"
 	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
 )
 
 // busyReading is what one stats document says of the time the workers spent in requests.
@@ -89,56 +89,18 @@ func (r busyReading) inFlight() (sum float64) {
 // exporter's first read of a target, so a restart of the exporter is a reset to 0, which
 // rate() handles.
 //
-// Reads of one target are taken one at a time, so that the state moves in the order uWSGI
-// wrote its documents.
-type busyCounters struct {
-	mu      sync.Mutex
-	targets map[string]*busyState
-}
+// Reads of one target are taken one at a time (an [exporter.TargetStates] holds the states),
+// so that the state moves in the order uWSGI wrote its documents.
+type busyCounters = exporter.TargetStates[busyState]
 
+// busyState is one target's counter, moved on by each read in its turn.
 type busyState struct {
-	// turn is held (a token in it) by the one read of the target in progress.
-	turn chan struct{}
-	// Guarded by turn.
 	read      bool            // a read has set the fields below
 	workers   []workerReading // the last read's, running_time the most seen of each worker
 	at        time.Time       // the last read's clock
 	last      float64         // the value last reported
 	keptTotal float64         // every second kept (poolwatch_busy_seconds_kept_total)
 }
-
-// maxBusyTargets bounds the targets whose counter is kept: a configuration names a few, but
-// a /probe module may allow a pattern. A target past it has no busy seconds (and a log line
-// says why): a state dropped while the target is still read would restart its counter, and
-// two reads with a state each would make it fall.
-const maxBusyTargets = 4096
-
-// take waits, at most until ctx ends, for target's turn and returns its state, to be given
-// back with release; nil when maxBusyTargets other targets have one.
-func (b *busyCounters) take(ctx context.Context, target string) (*busyState, error) {
-	b.mu.Lock()
-	if b.targets == nil {
-		b.targets = make(map[string]*busyState)
-	}
-	s, ok := b.targets[target]
-	if !ok {
-		if len(b.targets) >= maxBusyTargets {
-			b.mu.Unlock()
-			return nil, nil
-		}
-		s = &busyState{turn: make(chan struct{}, 1)}
-		b.targets[target] = s
-	}
-	b.mu.Unlock()
-	select {
-	case s.turn <- struct{}{}:
-		return s, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-func (s *busyState) release() { <-s.turn }
 
 // total returns the busy seconds to report for r, and moves the state on: restarted tells a
 // restart of uWSGI, kept the seconds this read kept. Called in turn.

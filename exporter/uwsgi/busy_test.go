@@ -1,9 +1,6 @@
 package uwsgi
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -267,63 +264,4 @@ func storm(t *testing.T, threads int, harakiri, staticShare, staticMax float64, 
 	}
 	t.Logf("%d threads, harakiri %v s, %.0f%% static of up to %v s: counter %.1f s, busy %.1f s (%.1f%%), %d killed, %d static",
 		threads, harakiri, 100*staticShare, staticMax, last, busyAtRead, 100*last/busyAtRead, killed, staticCount)
-}
-
-// Reads of one target take turns; a read that waits gives up with its context, and another
-// target does not wait.
-func TestBusyCounterTurns(t *testing.T) {
-	var b busyCounters
-	held, err := b.take(context.Background(), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := b.take(ctx, "a"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("second read of a while the first runs: %v, want it to wait until its deadline", err)
-	}
-	other, err := b.take(context.Background(), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other.release()
-
-	got := make(chan error)
-	go func() {
-		s, err := b.take(context.Background(), "a")
-		if err == nil {
-			s.release()
-		}
-		got <- err
-	}()
-	select {
-	case err := <-got:
-		t.Fatalf("took a's turn while it was held: %v", err)
-	case <-time.After(20 * time.Millisecond):
-	}
-	held.release()
-	if err := <-got; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// Past maxBusyTargets a new target gets no state (no busy seconds), and no target loses its
-// own.
-func TestBusyCounterBoundsItsTargets(t *testing.T) {
-	var b busyCounters
-	for i := range maxBusyTargets + 1 {
-		s, err := b.take(context.Background(), fmt.Sprint(i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if (s == nil) != (i == maxBusyTargets) {
-			t.Fatalf("target %d: state %v", i, s)
-		}
-		if s != nil {
-			s.release()
-		}
-	}
-	if s, _ := b.take(context.Background(), "0"); s == nil {
-		t.Error("the first target lost its state")
-	}
 }

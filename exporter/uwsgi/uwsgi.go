@@ -55,13 +55,11 @@ func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, log
 	if err != nil {
 		return nil, err
 	}
-	state, err := s.busy.take(ctx, target)
+	state, release, err := s.busy.Take(ctx, target)
 	if err != nil {
 		return nil, fmt.Errorf("waiting for the read of %s in progress: %w", pool, err)
 	}
-	if state != nil {
-		defer state.release()
-	}
+	defer release()
 	// Before the read: the ages of the requests in flight are then no more than they were
 	// when uWSGI wrote its document.
 	now := time.Now()
@@ -83,7 +81,7 @@ func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, log
 	case p.BusySecondsTotal == nil:
 	case state == nil:
 		p.BusySecondsTotal = nil
-		logger.Warn("no busy seconds for this target: the exporter already counts them for as many uWSGI targets as it may", "pool", pool, "max_targets", maxBusyTargets)
+		logger.Warn("no busy seconds for this target: the exporter already counts them for as many uWSGI targets as it may", "pool", pool, "max_targets", exporter.MaxTargetStates)
 	default:
 		v, restarted, kept := state.total(busy)
 		p.BusySecondsTotal = exporter.Float(v)
