@@ -220,8 +220,8 @@
     // minutes on 4 of 3 s; nothing on short tasks. CherryPy's exact branch (exhaustedUtilization
     // of busy seconds over exhaustedWindow) takes the same span over the same windows: 10
     // threads of 10 s requests at 75% are all busy for 2m every three hours. The mean
-    // task duration is Little's (busy workers over the request rate): Puma reports no
-    // requests and is judged by its reads alone. Sources with busy seconds or a queue age
+    // task duration is Little's (busy workers over the request rate); a pool that counts
+    // no requests is judged by its reads alone. Sources with busy seconds or a queue age
     // are judged by those, not by reads; Apache and Tomcat report no queue, so this branch is
     // PHP-FPM's, uWSGI's and Puma's.
     exhaustedSampledChance: 1e-6,

@@ -44,7 +44,7 @@ var sources = map[string]exporter.Source{
 	phpfpm.Name:   phpfpm.Source{},
 	apache.Name:   apache.Source{},
 	uwsgi.Name:    &uwsgi.Source{},
-	puma.Name:     puma.Source{},
+	puma.Name:     &puma.Source{},
 	tomcat.Name:   tomcat.Source{},
 }
 

@@ -118,12 +118,26 @@ func TestPumaClusterThroughExporter(t *testing.T) {
 		t.Fatal(err)
 	}
 	w0, w1 := u.Host+"/worker-0", u.Host+"/worker-1"
+	completed := func(s scrape) float64 {
+		return s.pool("workerpool_tasks_completed_total", w0) + s.pool("workerpool_tasks_completed_total", w1)
+	}
+	// The readiness request is counted once its worker next reports (every second here):
+	// wait for it, and for one more report, so that the count before the load is settled.
+	scrapeUntil(t, metrics, "both workers idle, the readiness request counted", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", w0) == 0 && s.pool("workerpool_busy_workers", w1) == 0 && completed(s) >= 1
+	})
+	time.Sleep(1500 * time.Millisecond)
+	s, _ := scrapeUntil(t, metrics, "the count before the load", func(scrape) bool { return true })
+	before := completed(s)
 
 	srv.OccupyOneByOne(t, 6, 200*time.Millisecond)
 	s, body := scrapeUntil(t, metrics, "both workers exhausted", func(s scrape) bool {
 		return s.pool("workerpool_busy_workers", w0) == 2 && s.pool("workerpool_busy_workers", w1) == 2
 	})
 	promtoolCheck(t, body)
+	if got := completed(s); got != before {
+		t.Errorf("completed requests %v while the requests run or wait, want the %v before them", got, before)
+	}
 	for _, p := range []string{w0, w1} {
 		if s.pool("workerpool_max_workers", p) != 2 || s.pool("workerpool_queued_tasks", p) < 0 ||
 			s.pool("workerpool_max_queued_tasks", p) != -1 {
@@ -133,8 +147,10 @@ func TestPumaClusterThroughExporter(t *testing.T) {
 	}
 
 	srv.Release(t)
-	scrapeUntil(t, metrics, "both workers idle", func(s scrape) bool {
-		return s.pool("workerpool_busy_workers", w0) == 0 && s.pool("workerpool_busy_workers", w1) == 0
+	// Each worker reports its busy threads and requests_count together: idle, it has counted
+	// every request it finished.
+	scrapeUntil(t, metrics, "both workers idle, the six requests completed", func(s scrape) bool {
+		return s.pool("workerpool_busy_workers", w0) == 0 && s.pool("workerpool_busy_workers", w1) == 0 && completed(s) == before+6
 	})
 	srv.Stop(t)
 	checkDown(t, exp, "puma")

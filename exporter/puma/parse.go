@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
+	"github.com/poolwatch/poolwatch/internal/contract"
 )
 
 // ErrNotStats is returned by [Parse] for JSON that is neither single- nor cluster-mode stats.
@@ -16,18 +18,35 @@ var ErrNotStats = errors.New(`neither "max_threads" nor "worker_status": is this
 // threadPool is the stats of one Puma::Server (Server#stats, STAT_METHODS), the whole
 // document in single mode, a worker's "last_status" in cluster mode.
 type threadPool struct {
-	Backlog      *float64 `json:"backlog"`
-	Running      *float64 `json:"running"`
-	PoolCapacity *float64 `json:"pool_capacity"`
-	MaxThreads   *float64 `json:"max_threads"`
+	Backlog       *float64 `json:"backlog"`
+	Running       *float64 `json:"running"`
+	PoolCapacity  *float64 `json:"pool_capacity"`
+	MaxThreads    *float64 `json:"max_threads"`
+	RequestsCount *float64 `json:"requests_count"` // Puma 5.0 and later
 }
 
 type document struct {
 	threadPool
+	StartedAt    string `json:"started_at"` // single mode: when the server process started
 	WorkerStatus *[]struct {
 		Index      *float64    `json:"index"`
+		Pid        *float64    `json:"pid"`
+		StartedAt  string      `json:"started_at"`
 		LastStatus *threadPool `json:"last_status"`
 	} `json:"worker_status"`
+}
+
+// reading is one pool of a stats document, with what the source needs to keep its completed
+// requests monotonic across documents.
+type reading struct {
+	exporter.Pool
+	// process tells the Puma process that counted requests: its requests_count starts again
+	// from 0 in a new one.
+	process string
+	// started is when that process started (Puma's started_at; zero if it has none).
+	started time.Time
+	// requests is requests_count, or -1 where Puma does not report it.
+	requests float64
 }
 
 // Parse maps Puma's /stats to pools named after addr (the control app's host:port). In single
@@ -53,11 +72,27 @@ type document struct {
 //     pool's todo list). Puma stops accepting while every thread is busy, so connections
 //     beyond it wait in the kernel's backlog, which Puma does not report. The todo list has
 //     no bound, so max_queued is absent.
+//   - completed requests (outcome success: Puma counts no outcome) are requests_count less
+//     the busy threads. requests_count counts each request as it starts (server.rb
+//     process_client, before handle_request) and a busy thread holds at most one started
+//     request, so the difference never exceeds the requests that finished: a lower bound,
+//     short by the busy threads that hold none (waiting for a keep-alive client's next
+//     request, reading a slow client's request), never by more than the busy threads.
+//     Within one document it can fall from the last one's (a thread busy before its request
+//     is counted); the source keeps it monotonic within a Puma process ([Source.Read]), and
+//     Parse, which sees one document, reports that document's bound.
 //
-// Not provided, because Puma does not measure them: completed tasks (requests_count is
-// counted as a request starts, not when it ends), busy seconds, submitted and rejected
+// Not provided, because Puma does not measure them: busy seconds, submitted and rejected
 // tasks, saturated seconds, wait histograms, oldest running and oldest queued ages.
 func Parse(data []byte, addr string) (pools []exporter.Pool, skipped []error, err error) {
+	readings, skipped, err := parse(data, addr)
+	for _, r := range readings {
+		pools = append(pools, r.Pool)
+	}
+	return pools, skipped, err
+}
+
+func parse(data []byte, addr string) (readings []reading, skipped []error, err error) {
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, nil, fmt.Errorf("malformed Puma stats JSON: %w", err)
@@ -66,16 +101,16 @@ func Parse(data []byte, addr string) (pools []exporter.Pool, skipped []error, er
 	case doc.WorkerStatus != nil:
 		return clusterPools(doc, addr)
 	case doc.MaxThreads != nil:
-		p, err := pool(addr, doc.threadPool)
+		r, err := pool(addr, "started "+doc.StartedAt, doc.StartedAt, doc.threadPool)
 		if err != nil {
 			return nil, nil, err
 		}
-		return []exporter.Pool{p}, nil, nil
+		return []reading{r}, nil, nil
 	}
 	return nil, nil, ErrNotStats
 }
 
-func clusterPools(doc document, addr string) (pools []exporter.Pool, skipped []error, err error) {
+func clusterPools(doc document, addr string) (readings []reading, skipped []error, err error) {
 	for i, w := range *doc.WorkerStatus {
 		if w.Index == nil || *w.Index < 0 || *w.Index != math.Trunc(*w.Index) || *w.Index > 1e6 {
 			skipped = append(skipped, fmt.Errorf("worker_status[%d]: bad or missing index", i))
@@ -86,39 +121,57 @@ func clusterPools(doc document, addr string) (pools []exporter.Pool, skipped []e
 		if w.LastStatus == nil || *w.LastStatus == (threadPool{}) {
 			continue
 		}
-		p, err := pool(name, *w.LastStatus)
+		// A worker restarted keeps its index; its pid (and its start) tell the new process.
+		process := "started " + w.StartedAt
+		if w.Pid != nil {
+			process = fmt.Sprintf("pid %v, %s", *w.Pid, process)
+		}
+		r, err := pool(name, process, w.StartedAt, *w.LastStatus)
 		if err != nil {
 			skipped = append(skipped, err)
 			continue
 		}
-		pools = append(pools, p)
+		readings = append(readings, r)
 	}
-	sort.Slice(pools, func(i, j int) bool { return pools[i].Name < pools[j].Name })
-	if len(pools) == 0 && len(skipped) > 0 {
+	sort.Slice(readings, func(i, j int) bool { return readings[i].Name < readings[j].Name })
+	if len(readings) == 0 && len(skipped) > 0 {
 		return nil, skipped, fmt.Errorf("no valid Puma worker: %w", errors.Join(skipped...))
 	}
-	return pools, skipped, nil
+	return readings, skipped, nil
 }
 
-func pool(name string, s threadPool) (exporter.Pool, error) {
-	p := exporter.Pool{Name: name}
+func pool(name, process, startedAt string, s threadPool) (reading, error) {
+	r := reading{Pool: exporter.Pool{Name: name}, process: process, requests: -1}
+	r.started, _ = time.Parse(time.RFC3339, startedAt) // zero if absent or malformed
+	p := &r.Pool
 	for _, f := range []struct {
 		field string
 		v     *float64
 	}{{"max_threads", s.MaxThreads}, {"running", s.Running}, {"pool_capacity", s.PoolCapacity}, {"backlog", s.Backlog}} {
 		if f.v == nil {
-			return p, fmt.Errorf("pool %s: %q is missing", name, f.field)
+			return r, fmt.Errorf("pool %s: %q is missing", name, f.field)
 		}
-		if *f.v < 0 || *f.v != math.Trunc(*f.v) || math.IsInf(*f.v, 0) {
-			return p, fmt.Errorf("pool %s: %q is %v, want a count", name, f.field, *f.v)
+		if !isCount(*f.v) {
+			return r, fmt.Errorf("pool %s: %q is %v, want a count", name, f.field, *f.v)
 		}
 	}
 	if *s.PoolCapacity > *s.MaxThreads {
-		return p, fmt.Errorf("pool %s: pool_capacity %v above max_threads %v", name, *s.PoolCapacity, *s.MaxThreads)
+		return r, fmt.Errorf("pool %s: pool_capacity %v above max_threads %v", name, *s.PoolCapacity, *s.MaxThreads)
 	}
 	p.MaxWorkers = *s.MaxThreads
 	p.BusyWorkers = *s.MaxThreads - *s.PoolCapacity
 	p.Workers = max(*s.Running, p.BusyWorkers)
 	p.QueuedTasks = *s.Backlog
-	return p, p.Validate()
+	if s.RequestsCount != nil {
+		if !isCount(*s.RequestsCount) {
+			return r, fmt.Errorf("pool %s: %q is %v, want a count", name, "requests_count", *s.RequestsCount)
+		}
+		r.requests = *s.RequestsCount
+		// Puma reads its counts one at a time: a thread counted busy before its request is
+		// counted can put the busy threads above requests_count at a server's first request.
+		p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: max(0, r.requests-p.BusyWorkers)}
+	}
+	return r, p.Validate()
 }
+
+func isCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }

@@ -33,13 +33,14 @@ func TestParseSpawnRace(t *testing.T) {
 }
 
 func TestParseCaptures(t *testing.T) {
+	// completed is requests_count less the busy threads (each holds a request it counted).
 	for name, want := range map[string][]struct {
-		name                       string
-		max, workers, busy, queued float64
+		name                                  string
+		max, workers, busy, queued, completed float64
 	}{
-		"single-idle.json":       {{"127.0.0.1:9293", 2, 2, 0, 0}},
-		"single-saturated.json":  {{"127.0.0.1:9293", 2, 2, 2, 3}},
-		"cluster-saturated.json": {{"127.0.0.1:9293/worker-0", 2, 2, 2, 0}, {"127.0.0.1:9293/worker-1", 2, 2, 2, 0}},
+		"single-idle.json":       {{"127.0.0.1:9293", 2, 2, 0, 0, 1}},
+		"single-saturated.json":  {{"127.0.0.1:9293", 2, 2, 2, 3, 1}},
+		"cluster-saturated.json": {{"127.0.0.1:9293/worker-0", 2, 2, 2, 0, 1}, {"127.0.0.1:9293/worker-1", 2, 2, 2, 0, 0}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			pools, skipped, err := Parse(load(t, name), "127.0.0.1:9293")
@@ -51,11 +52,11 @@ func TestParseCaptures(t *testing.T) {
 			}
 			for i, w := range want {
 				p := pools[i]
-				if p.Name != w.name || p.MaxWorkers != w.max || p.Workers != w.workers || p.BusyWorkers != w.busy || p.QueuedTasks != w.queued {
+				if p.Name != w.name || p.MaxWorkers != w.max || p.Workers != w.workers || p.BusyWorkers != w.busy || p.QueuedTasks != w.queued ||
+					len(p.TasksCompletedTotal) != 1 || p.TasksCompletedTotal["success"] != w.completed {
 					t.Errorf("pool %d = %+v, want %+v", i, p, w)
 				}
-				// requests_count counts requests as they start: no completed series.
-				if p.MaxQueuedTasks != nil || p.TasksCompletedTotal != nil || p.OldestRunningTaskAgeSeconds != nil || p.QueueNotMeasured {
+				if p.MaxQueuedTasks != nil || p.OldestRunningTaskAgeSeconds != nil || p.QueueNotMeasured {
 					t.Errorf("pool %d has series Puma does not measure: %+v", i, p)
 				}
 			}
@@ -97,6 +98,7 @@ func TestParseErrors(t *testing.T) {
 		"missing backlog":    {strings.Replace(single, `"backlog":3,`, "", 1), `"backlog" is missing`},
 		"fractional running": {strings.Replace(single, `"running":2`, `"running":1.5`, 1), "want a count"},
 		"capacity above max": {strings.Replace(single, `"pool_capacity":0`, `"pool_capacity":5`, 1), "above max_threads"},
+		"negative requests":  {strings.Replace(single, `"requests_count":3`, `"requests_count":-3`, 1), `"requests_count" is -3`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := Parse([]byte(tc.data), "a:1")
@@ -121,7 +123,7 @@ func TestCheckTarget(t *testing.T) {
 		"tcp://127.0.0.1:9293/stats":            false,
 		"unix:///run/puma/control.sock":         false,
 	} {
-		if err := (Source{}).CheckTarget(target); (err == nil) != ok {
+		if err := (&Source{}).CheckTarget(target); (err == nil) != ok {
 			t.Errorf("CheckTarget(%q) = %v, want ok %v", target, err, ok)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path"
+	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
 )
@@ -22,41 +23,63 @@ import (
 // Name is the source label value and the source name in the exporter's configuration.
 const Name = "puma"
 
-// Source reads Puma's control app. The zero value is ready to use.
-type Source struct{}
+// Source reads Puma's control app. The zero value is ready to use; it must not be copied after
+// first use, as it keeps each target's completed requests monotonic (see [completedCounts]).
+type Source struct {
+	completed exporter.TargetStates[completedCounts]
+}
 
 // Name implements [exporter.Source].
-func (Source) Name() string { return Name }
+func (*Source) Name() string { return Name }
 
 // CheckTarget reports whether target is an http(s) URL of the control app's /stats action.
-func (Source) CheckTarget(target string) error {
+func (*Source) CheckTarget(target string) error {
 	_, err := address(target)
 	return err
 }
 
 // CheckRedirect implements [exporter.RedirectChecker]: a redirect is followed only to a
 // control app's /stats, whatever the module's patterns allow.
-func (Source) CheckRedirect(target string) error {
+func (*Source) CheckRedirect(target string) error {
 	_, err := address(target)
 	return err
 }
 
-// Read implements [exporter.Source]: one GET of target, parsed by [Parse]. Pools left out
+// Read implements [exporter.Source]: one GET of target, parsed by [Parse], its completed
+// requests kept monotonic across the reads of target (see [completedCounts]). Pools left out
 // are logged with the reason.
-func (Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
+func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, logger *slog.Logger) ([]exporter.Pool, error) {
 	addr, err := address(target)
 	if err != nil {
 		return nil, err
 	}
+	completed, release, err := s.completed.Take(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("waiting for the read of %s in progress: %w", addr, err)
+	}
+	defer release()
+	at := time.Now()
 	body, err := r.Get(ctx, target)
 	if err != nil {
 		return nil, err
 	}
-	pools, skipped, err := Parse(body, addr)
+	readings, skipped, err := parse(body, addr)
 	if err != nil {
 		return nil, err
 	}
 	exporter.WarnSkipped(logger, "leaving out Puma workers", skipped)
+	if completed != nil {
+		completed.update(readings, at)
+	} else {
+		logger.Warn("no completed requests for this target: the exporter already keeps them for as many targets as it may", "pool", addr, "max_targets", exporter.MaxTargetStates)
+	}
+	pools := make([]exporter.Pool, len(readings))
+	for i, rd := range readings {
+		pools[i] = rd.Pool
+		if completed == nil {
+			pools[i].TasksCompletedTotal = nil
+		}
+	}
 	return pools, nil
 }
 

@@ -29,7 +29,7 @@ func TestRedirectToStopRefused(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte("modules:\n  puma:\n    source: puma\n    target_patterns: ['http://127\\.0\\.0\\.1:[0-9]+/.*']\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := exporter.NewConfigStore(cfg, map[string]exporter.Source{Name: Source{}})
+	store, err := exporter.NewConfigStore(cfg, map[string]exporter.Source{Name: &Source{}})
 	if err != nil {
 		t.Fatal(err)
 	}

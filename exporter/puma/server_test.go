@@ -13,12 +13,18 @@ import (
 	"github.com/poolwatch/poolwatch/exporter/pumatest"
 )
 
+// read reads target once through a source of its own.
 func read(t *testing.T, target string) ([]exporter.Pool, error) {
+	t.Helper()
+	return readWith(t, &Source{}, target)
+}
+
+func readWith(t *testing.T, src *Source, target string) ([]exporter.Pool, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	return Source{}.Read(ctx, exporter.NewReader(client), target, slog.New(slog.DiscardHandler))
+	return src.Read(ctx, exporter.NewReader(client), target, slog.New(slog.DiscardHandler))
 }
 
 func controlAddr(t *testing.T, srv *pumatest.Server) string {
@@ -32,9 +38,15 @@ func controlAddr(t *testing.T, srv *pumatest.Server) string {
 // waitFor reads target until ok accepts the pools, for at most 10 s.
 func waitFor(t *testing.T, target, what string, ok func([]exporter.Pool) bool) []exporter.Pool {
 	t.Helper()
+	return waitWith(t, &Source{}, target, what, ok)
+}
+
+// waitWith is waitFor through src, whose state carries from one read to the next.
+func waitWith(t *testing.T, src *Source, target, what string, ok func([]exporter.Pool) bool) []exporter.Pool {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		pools, err := read(t, target)
+		pools, err := readWith(t, src, target)
 		if err == nil && ok(pools) {
 			return pools
 		}
@@ -66,6 +78,33 @@ func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 	srv.Stop(t)
 	if _, err := read(t, srv.StatsURL); err == nil {
 		t.Error("reading a stopped Puma succeeded")
+	}
+}
+
+// A real Puma counts its requests as they start: five requests held, two running and three
+// in its backlog, add none to the completed requests, and add five once they have ended.
+func TestCompletedRequests(t *testing.T) {
+	const threads, queued = 2, 3
+	srv := pumatest.Start(t, 0, threads, threads)
+	src := &Source{}
+	completed := func(p exporter.Pool) float64 { return p.TasksCompletedTotal["success"] }
+	idle := waitWith(t, src, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 0 })[0]
+	if len(idle.TasksCompletedTotal) != 1 || completed(idle) < 1 {
+		t.Fatalf("idle pool after the readiness request: %+v, want a completed request", idle)
+	}
+	srv.Occupy(t, threads+queued, time.Second)
+	held := waitWith(t, src, srv.StatsURL, "2 busy and 3 queued", func(p []exporter.Pool) bool {
+		return len(p) == 1 && p[0].BusyWorkers == threads && p[0].QueuedTasks == queued
+	})[0]
+	if completed(held) != completed(idle) {
+		t.Errorf("completed %v while the requests run or wait, want the %v before them", completed(held), completed(idle))
+	}
+	srv.Release(t)
+	done := waitWith(t, src, srv.StatsURL, "the pool idle again", func(p []exporter.Pool) bool {
+		return len(p) == 1 && p[0].BusyWorkers == 0 && p[0].QueuedTasks == 0
+	})[0]
+	if want := completed(idle) + threads + queued; completed(done) != want {
+		t.Errorf("completed %v once the requests ended, want %v", completed(done), want)
 	}
 }
 

@@ -259,7 +259,7 @@ func TestSourceSubsets(t *testing.T) {
 		"phpfpm":   {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
 		"apache":   {"max_workers", "workers", "busy_workers", "tasks_completed_total"},
 		"uwsgi":    {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds", "busy_seconds_total"},
-		"puma":     {"max_workers", "workers", "busy_workers", "queued_tasks"},
+		"puma":     {"max_workers", "workers", "busy_workers", "queued_tasks", "tasks_completed_total"},
 		"tomcat":   {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds"},
 	} {
 		sc := mustParse(t, `{"name": "s", "kind": "healthy", "source": "`+src+`", "instance": "i", "horizon": "2m",

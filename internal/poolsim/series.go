@@ -39,7 +39,7 @@ var sources = map[string]source{
 	"phpfpm": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
 	"apache": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
 	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning, seriesBusySecondsWholeStarts)},
-	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued)},
+	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesCompletedAll)},
 	"tomcat": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
 }
 

@@ -386,9 +386,9 @@ local util = import '../lib/util.libsonnet';
           // read tasks hours long). What a pool without a duration histogram (every exporter
           // source) knows of its task duration: the hung-task age and the exhausted span scale
           // with it. Matched on all labels: a gauge and a counter with different constant
-          // labels have none. Puma reports no requests and has none. PHP-FPM counts
-          // connections closed without a request (a load balancer's TCP check) as completions,
-          // which shortens it.
+          // labels have none. PHP-FPM counts connections closed without a request (a load
+          // balancer's TCP check) as completions, which shortens it; Puma's completions trail
+          // its requests by the threads between requests, which lengthens it a little.
           record: n.busyPerTask,
           expr: |||
             avg_over_time(%(busy)s[%(dw)s])
@@ -416,7 +416,7 @@ local util = import '../lib/util.libsonnet';
           // Only while young: a pool whose mean never comes (a counter that never rises, or
           // one whose constant labels differ from its busy series') kept it for good and was
           // paged 14 minutes late (review). A pool without a mean past that, or that counts
-          // no requests (Puma), has no span, and is judged by exhaustedWindow of busy seconds
+          // no requests, has no span, and is judged by exhaustedWindow of busy seconds
           // or by its reads alone. A pool with a queue age (Go) is judged by that age, and its
           // span is not read.
           record: n.exhaustedSpan,

@@ -1,0 +1,101 @@
+package puma
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// single is a single-mode document of a server started at start, with requests counted and
+// busy threads of 4.
+func single(start string, requests, busy int) string {
+	return fmt.Sprintf(`{"started_at":%q,"backlog":0,"running":4,"pool_capacity":%d,"max_threads":4,"requests_count":%d}`, start, 4-busy, requests)
+}
+
+// cluster is a cluster-mode document of one worker (index 0) of pid, started at start.
+func cluster(pid int, start string, requests, busy int) string {
+	return fmt.Sprintf(`{"workers":1,"worker_status":[{"started_at":%q,"pid":%d,"index":0,"last_status":{"backlog":0,"running":4,"pool_capacity":%d,"max_threads":4,"requests_count":%d}}]}`,
+		start, pid, 4-busy, requests)
+}
+
+// The completed requests of a sequence of documents of one target: they never fall, whatever
+// the busy threads do, and a new process's requests add to them.
+func TestCompletedCountsAcrossReads(t *testing.T) {
+	// Started at t0 and t1 (t9 long before); read every 30 minutes from 10:30.
+	const t9, t0, t1 = "2026-12-03T09:00:00Z", "2026-12-03T10:00:00Z", "2026-12-03T11:00:00Z"
+	firstRead := time.Date(2026, 12, 3, 10, 30, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		docs []string
+		want []float64
+	}{
+		{"requests finish", []string{single(t0, 10, 2), single(t0, 12, 1), single(t0, 20, 0)}, []float64{8, 11, 20}},
+		// A thread counted busy before its request is counted (or waiting for a keep-alive
+		// client's next request) lowers the bound; no request ended unfinished.
+		{"a thread busy without a counted request", []string{single(t0, 10, 0), single(t0, 10, 3), single(t0, 11, 1)}, []float64{10, 10, 10}},
+		{"a server restarted", []string{single(t0, 100, 0), single(t1, 3, 1), single(t1, 5, 0)}, []float64{100, 102, 105}},
+		// A restart within the second of the last start: requests_count fell.
+		{"a restart in the same second", []string{single(t0, 100, 0), single(t0, 200, 0), single(t0, 150, 0)}, []float64{100, 200, 350}},
+		// A target that reaches two instances by turns: each adds what it counted since its
+		// own last document, the other's count never.
+		{"two instances by turns", []string{single(t0, 1000, 0), single(t9, 5000, 0), single(t0, 1010, 0), single(t9, 5020, 1)}, []float64{1000, 1000, 1010, 1029}},
+		{"a worker restarted", []string{cluster(7, t0, 50, 0), cluster(7, t0, 50, 4), cluster(8, t1, 4, 4), cluster(8, t1, 4, 0)}, []float64{50, 50, 50, 54}},
+		// The bound of one document may fall under 0 at a server's first request.
+		{"busy above requests_count", []string{single(t0, 0, 1), single(t0, 1, 0)}, []float64{0, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c completedCounts
+			for i, doc := range tc.docs {
+				readings, skipped, err := parse([]byte(doc), "a:1")
+				if err != nil || len(skipped) > 0 || len(readings) != 1 {
+					t.Fatalf("document %d: %v %v %v", i, readings, skipped, err)
+				}
+				c.update(readings, firstRead.Add(time.Duration(i)*30*time.Minute))
+				if got := readings[0].TasksCompletedTotal["success"]; got != tc.want[i] {
+					t.Errorf("document %d: completed %v, want %v", i, got, tc.want[i])
+				}
+			}
+		})
+	}
+}
+
+// A Puma older than 5.0 reports no requests_count: no completed series, and no state.
+func TestCompletedCountsWithoutRequestsCount(t *testing.T) {
+	var c completedCounts
+	readings, _, err := parse([]byte(`{"backlog":0,"running":4,"pool_capacity":4,"max_threads":4}`), "a:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.update(readings, time.Now())
+	if readings[0].TasksCompletedTotal != nil || len(c) != 0 {
+		t.Errorf("completed %v, state %v; want neither", readings[0].TasksCompletedTotal, c)
+	}
+}
+
+// A worker missing from a read (booting, or skipped for a bad status) keeps its count for
+// when it comes back; the state of workers gone for good is bounded.
+func TestCompletedCountsOfAbsentWorkers(t *testing.T) {
+	const t0 = "2026-12-03T10:00:00Z"
+	var c completedCounts
+	read := func(doc string) []reading {
+		t.Helper()
+		readings, _, err := parse([]byte(doc), "a:1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.update(readings, time.Now())
+		return readings
+	}
+	read(cluster(7, t0, 50, 0))
+	read(`{"workers":1,"worker_status":[{"started_at":"` + t0 + `","pid":7,"index":1,"last_status":{"backlog":0,"running":4,"pool_capacity":4,"max_threads":4,"requests_count":0}}]}`)
+	if got := read(cluster(7, t0, 50, 4))[0].TasksCompletedTotal["success"]; got != 50 {
+		t.Errorf("worker 0 back with 4 busy threads: completed %v, want the 50 it showed before", got)
+	}
+	for i := range maxAbsentPools + 1 {
+		c[fmt.Sprint("gone-", i)] = &poolCount{}
+	}
+	read(cluster(7, t0, 51, 0))
+	if len(c) != 1 {
+		t.Errorf("%d pools kept past %d absent, want the one read", len(c), maxAbsentPools)
+	}
+}
