@@ -6,25 +6,28 @@ import (
 	"github.com/poolwatch/poolwatch/internal/contract"
 )
 
-// completedCounts is one target's completed requests, by pool, as last reported.
+// completedCounts is one target's completed requests, by pool, counted from the exporter's
+// first read of the pool.
 //
-// Each document gives a lower bound of a pool's completed requests, requests_count less its
-// busy threads (see [Parse]), that can fall from one document to the next while no request
-// is lost: a thread counted busy before its request is counted, or one waiting for a
-// keep-alive client's next request. A counter that falls is a reset to Prometheus, and
-// rate() would add the whole count again. So the counter grows by what the most any document
-// of a process has shown grew, which is still no more than the requests that finished.
+// Each document gives a bound of a pool's completed requests, requests_count less its busy
+// threads (see [Parse]), that can fall from one document to the next while no request is
+// lost: a thread counted busy before its request is counted, or one waiting for a keep-alive
+// client's next request. A counter that falls is a reset to Prometheus, and rate() would add
+// the whole count again. So the counter adds what the most any document of a Puma process
+// has shown grew, read after read.
 //
-// A new process (a worker restarted, a server restarted: another pid or start, or
-// requests_count fell) counts from 0 again; its bound then adds to the counter, which carries
-// on rather than falling: a fall that still left the counter above its last value would hide
-// the restart from rate(). The requests the old process finished after the last read are not
-// seen. Only a process that started since the last read (by its started_at, a minute's
-// leeway for the two hosts' clocks), or whose requests_count fell, adds what it counted
-// before its first read: one that started earlier is another instance (a target that reaches
-// two Pumas by turns), whose whole count would otherwise be added at every turn; it adds
-// what it counts from its first read on, each instance against its own last document. The
-// counter starts at the first read's bound, so a restart of the exporter is at most a reset,
+// A process first seen (the pool's first read, a worker or server restarted, another
+// instance behind the same target) is a baseline and adds nothing: what it counted before is
+// not known to be new. Puma's own count is not: a restarted server or worker counts from 0,
+// but one forked from worker 0 (fork_worker, up to Puma 7.1) starts at worker 0's count, and
+// a process seen after the exporter restarted has counted its whole life. So the requests a
+// new process finished before its first read, and those the old one finished after its
+// last, are not counted: at most a status report's age and a scrape interval of requests per
+// restart. A document is matched to the record of its process with the most requests_count
+// not above its own, so that two instances that share a key (started in the same second,
+// or a pid reused in another container) add their own progress, not the difference between
+// them, but for one jump when the second is first seen climbing past the first. The counter
+// starts at 0 at the exporter's first read, so a restart of the exporter is a reset to 0,
 // which rate() handles.
 type completedCounts map[string]*poolCount
 
@@ -35,20 +38,16 @@ const maxAbsentPools = 64
 // and instances a misdirected target reaches by turns.
 const maxProcesses = 4
 
-// clockLeeway is how far a process's started_at (Puma's clock) may lie before the exporter's
-// last read (its own clock) and still be a restart since that read.
-const clockLeeway = time.Minute
-
 type poolCount struct {
-	completed float64   // the value last reported
-	at        time.Time // the exporter's clock at the last read
-	processes map[string]*processCount
+	completed float64 // the value last reported
+	processes []*processCount
 }
 
 type processCount struct {
+	process  string    // the process that counted (reading.process)
 	requests float64   // its requests_count at its last read
 	bound    float64   // the most its documents have shown of its completed requests
-	at       time.Time // its last read
+	at       time.Time // the exporter's clock at its last read
 }
 
 // update sets the completed requests of every pool of readings, read at the exporter's clock
@@ -65,15 +64,12 @@ func (c *completedCounts) update(readings []reading, at time.Time) {
 			delete(*c, r.Name)
 			continue
 		}
-		bound := r.TasksCompletedTotal[contract.OutcomeSuccess]
 		p, ok := (*c)[r.Name]
 		if !ok {
-			p = &poolCount{completed: bound, processes: make(map[string]*processCount)}
+			p = &poolCount{}
 			(*c)[r.Name] = p
-		} else {
-			p.completed += p.growth(r, bound)
 		}
-		p.remember(r, bound, at)
+		p.completed += p.add(r, at)
 		r.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: p.completed}
 	}
 	var absent []string
@@ -89,38 +85,31 @@ func (c *completedCounts) update(readings []reading, at time.Time) {
 	}
 }
 
-// growth is what r's process adds to the pool's counter since the last read, bound being r's
-// completed requests.
-func (p *poolCount) growth(r *reading, bound float64) float64 {
-	last, ok := p.processes[r.process]
-	switch {
-	case ok && r.requests >= last.requests:
-		return max(0, bound-last.bound)
-	case ok: // requests_count fell: the process restarted since its last read
-		return bound
-	case !r.started.IsZero() && r.started.After(p.at.Add(-clockLeeway)):
-		return bound
-	default:
+// add records r, read at at, and returns what its process finished since its last read: 0
+// for a process first seen, which is recorded as a baseline, forgetting the least recently
+// read past maxProcesses.
+func (p *poolCount) add(r *reading, at time.Time) float64 {
+	bound := r.TasksCompletedTotal[contract.OutcomeSuccess]
+	var match *processCount
+	for _, pc := range p.processes {
+		if pc.process == r.process && pc.requests <= r.requests && (match == nil || pc.requests > match.requests) {
+			match = pc
+		}
+	}
+	if match == nil {
+		p.processes = append(p.processes, &processCount{process: r.process, requests: r.requests, bound: bound, at: at})
+		if len(p.processes) > maxProcesses {
+			oldest := 0
+			for i, pc := range p.processes {
+				if pc.at.Before(p.processes[oldest].at) {
+					oldest = i
+				}
+			}
+			p.processes = append(p.processes[:oldest], p.processes[oldest+1:]...)
+		}
 		return 0
 	}
-}
-
-// remember records r's process as read at at, forgetting the least recently read past
-// maxProcesses.
-func (p *poolCount) remember(r *reading, bound float64, at time.Time) {
-	last, ok := p.processes[r.process]
-	if ok && r.requests >= last.requests {
-		bound = max(bound, last.bound)
-	}
-	p.processes[r.process] = &processCount{requests: r.requests, bound: bound, at: at}
-	p.at = at
-	for len(p.processes) > maxProcesses {
-		oldest := r.process
-		for name, pc := range p.processes {
-			if pc.at.Before(p.processes[oldest].at) {
-				oldest = name
-			}
-		}
-		delete(p.processes, oldest)
-	}
+	growth := max(0, bound-match.bound)
+	match.requests, match.bound, match.at = r.requests, max(match.bound, bound), at
+	return growth
 }

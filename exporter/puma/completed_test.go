@@ -18,10 +18,10 @@ func cluster(pid int, start string, requests, busy int) string {
 		start, pid, 4-busy, requests)
 }
 
-// The completed requests of a sequence of documents of one target: they never fall, whatever
-// the busy threads do, and a new process's requests add to them.
+// The completed requests of a sequence of documents of one target: from 0 at the first read,
+// never falling whatever the busy threads do, adding each process's own progress only.
 func TestCompletedCountsAcrossReads(t *testing.T) {
-	// Started at t0 and t1 (t9 long before); read every 30 minutes from 10:30.
+	// Started at t0 and t1, t9 long before; read every 30 minutes from 10:30.
 	const t9, t0, t1 = "2026-12-03T09:00:00Z", "2026-12-03T10:00:00Z", "2026-12-03T11:00:00Z"
 	firstRead := time.Date(2026, 12, 3, 10, 30, 0, 0, time.UTC)
 	for _, tc := range []struct {
@@ -29,19 +29,29 @@ func TestCompletedCountsAcrossReads(t *testing.T) {
 		docs []string
 		want []float64
 	}{
-		{"requests finish", []string{single(t0, 10, 2), single(t0, 12, 1), single(t0, 20, 0)}, []float64{8, 11, 20}},
+		// The first read is a baseline: the exporter started (again) while Puma ran, and a
+		// restart of the exporter is then a reset to 0.
+		{"requests finish", []string{single(t0, 10, 2), single(t0, 12, 1), single(t0, 20, 0)}, []float64{0, 3, 12}},
 		// A thread counted busy before its request is counted (or waiting for a keep-alive
 		// client's next request) lowers the bound; no request ended unfinished.
-		{"a thread busy without a counted request", []string{single(t0, 10, 0), single(t0, 10, 3), single(t0, 11, 1)}, []float64{10, 10, 10}},
-		{"a server restarted", []string{single(t0, 100, 0), single(t1, 3, 1), single(t1, 5, 0)}, []float64{100, 102, 105}},
+		{"a thread busy without a counted request", []string{single(t0, 10, 0), single(t0, 10, 3), single(t0, 11, 1), single(t0, 14, 0)}, []float64{0, 0, 0, 4}},
+		// A new process is a baseline too: its requests before its first read are not counted.
+		{"a server restarted", []string{single(t0, 100, 0), single(t1, 3, 1), single(t1, 5, 0)}, []float64{0, 0, 3}},
 		// A restart within the second of the last start: requests_count fell.
-		{"a restart in the same second", []string{single(t0, 100, 0), single(t0, 200, 0), single(t0, 150, 0)}, []float64{100, 200, 350}},
-		// A target that reaches two instances by turns: each adds what it counted since its
-		// own last document, the other's count never.
-		{"two instances by turns", []string{single(t0, 1000, 0), single(t9, 5000, 0), single(t0, 1010, 0), single(t9, 5020, 1)}, []float64{1000, 1000, 1010, 1029}},
-		{"a worker restarted", []string{cluster(7, t0, 50, 0), cluster(7, t0, 50, 4), cluster(8, t1, 4, 4), cluster(8, t1, 4, 0)}, []float64{50, 50, 50, 54}},
+		{"a restart in the same second", []string{single(t0, 100, 0), single(t0, 200, 0), single(t0, 150, 0), single(t0, 160, 0)}, []float64{0, 100, 100, 110}},
+		{"a worker restarted", []string{cluster(7, t0, 50, 0), cluster(7, t0, 50, 4), cluster(8, t1, 4, 4), cluster(8, t1, 4, 0)}, []float64{0, 0, 0, 4}},
+		// fork_worker (Puma up to 7.1): a worker forked from worker 0 starts at its count.
+		{"a worker forked from worker 0", []string{cluster(7, t0, 990, 0), cluster(7, t0, 1000, 0), cluster(9, t1, 2013, 0), cluster(9, t1, 2016, 0)}, []float64{0, 10, 10, 13}},
+		// A target that reaches two instances by turns: each adds its own progress.
+		{"two instances by turns", []string{single(t0, 1000, 0), single(t9, 5000, 0), single(t0, 1010, 0), single(t9, 5020, 1)}, []float64{0, 0, 10, 29}},
+		// Two that share a key (started in the same second): one jump when the second is
+		// first seen above the first, then each its own progress.
+		{"two instances sharing a key", []string{single(t0, 1000, 0), single(t0, 5000, 0), single(t0, 1010, 0), single(t0, 5020, 0), single(t0, 1020, 0)}, []float64{0, 4000, 4000, 4020, 4030}},
 		// The bound of one document may fall under 0 at a server's first request.
 		{"busy above requests_count", []string{single(t0, 0, 1), single(t0, 1, 0)}, []float64{0, 1}},
+		// Past maxProcesses the least recently read process is forgotten: seen again, it
+		// is a baseline.
+		{"processes forgotten", []string{single(t0, 100, 0), single(t1, 1, 0), single(t9, 1, 0), single("2026-12-03T08:00:00Z", 1, 0), single("2026-12-03T07:00:00Z", 1, 0), single(t0, 150, 0)}, []float64{0, 0, 0, 0, 0, 0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c completedCounts
@@ -88,8 +98,8 @@ func TestCompletedCountsOfAbsentWorkers(t *testing.T) {
 	}
 	read(cluster(7, t0, 50, 0))
 	read(`{"workers":1,"worker_status":[{"started_at":"` + t0 + `","pid":7,"index":1,"last_status":{"backlog":0,"running":4,"pool_capacity":4,"max_threads":4,"requests_count":0}}]}`)
-	if got := read(cluster(7, t0, 50, 4))[0].TasksCompletedTotal["success"]; got != 50 {
-		t.Errorf("worker 0 back with 4 busy threads: completed %v, want the 50 it showed before", got)
+	if got := read(cluster(7, t0, 55, 0))[0].TasksCompletedTotal["success"]; got != 5 {
+		t.Errorf("worker 0 back with 5 more requests: completed %v, want the 5 since its last read", got)
 	}
 	for i := range maxAbsentPools + 1 {
 		c[fmt.Sprint("gone-", i)] = &poolCount{}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"time"
 
 	"github.com/poolwatch/poolwatch/exporter"
 	"github.com/poolwatch/poolwatch/internal/contract"
@@ -43,8 +42,6 @@ type reading struct {
 	// process tells the Puma process that counted requests: its requests_count starts again
 	// from 0 in a new one.
 	process string
-	// started is when that process started (Puma's started_at; zero if it has none).
-	started time.Time
 	// requests is requests_count, or -1 where Puma does not report it.
 	requests float64
 }
@@ -75,12 +72,13 @@ type reading struct {
 //   - completed requests (outcome success: Puma counts no outcome) are requests_count less
 //     the busy threads. requests_count counts each request as it starts (server.rb
 //     process_client, before handle_request) and a busy thread holds at most one started
-//     request, so the difference never exceeds the requests that finished: a lower bound,
-//     short by the busy threads that hold none (waiting for a keep-alive client's next
-//     request, reading a slow client's request), never by more than the busy threads.
-//     Within one document it can fall from the last one's (a thread busy before its request
-//     is counted); the source keeps it monotonic within a Puma process ([Source.Read]), and
-//     Parse, which sees one document, reports that document's bound.
+//     request, so the difference is short of the requests that finished by the busy threads
+//     that hold none (waiting for a keep-alive client's next request, reading a slow
+//     client's request). It is a lower bound but for the requests taken between Puma's reads
+//     of pool_capacity and requests_count (one at a time, not under one lock), at most
+//     max_threads. From one document to the next it can fall (a thread busy before its
+//     request is counted); the source counts its growth across documents instead
+//     ([Source.Read]), and Parse, which sees one document, reports that document's bound.
 //
 // Not provided, because Puma does not measure them: busy seconds, submitted and rejected
 // tasks, saturated seconds, wait histograms, oldest running and oldest queued ages.
@@ -101,7 +99,7 @@ func parse(data []byte, addr string) (readings []reading, skipped []error, err e
 	case doc.WorkerStatus != nil:
 		return clusterPools(doc, addr)
 	case doc.MaxThreads != nil:
-		r, err := pool(addr, "started "+doc.StartedAt, doc.StartedAt, doc.threadPool)
+		r, err := pool(addr, "started "+doc.StartedAt, doc.threadPool)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -126,7 +124,7 @@ func clusterPools(doc document, addr string) (readings []reading, skipped []erro
 		if w.Pid != nil {
 			process = fmt.Sprintf("pid %v, %s", *w.Pid, process)
 		}
-		r, err := pool(name, process, w.StartedAt, *w.LastStatus)
+		r, err := pool(name, process, *w.LastStatus)
 		if err != nil {
 			skipped = append(skipped, err)
 			continue
@@ -140,9 +138,8 @@ func clusterPools(doc document, addr string) (readings []reading, skipped []erro
 	return readings, skipped, nil
 }
 
-func pool(name, process, startedAt string, s threadPool) (reading, error) {
+func pool(name, process string, s threadPool) (reading, error) {
 	r := reading{Pool: exporter.Pool{Name: name}, process: process, requests: -1}
-	r.started, _ = time.Parse(time.RFC3339, startedAt) // zero if absent or malformed
 	p := &r.Pool
 	for _, f := range []struct {
 		field string

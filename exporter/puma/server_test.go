@@ -2,10 +2,13 @@ package puma
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,30 +85,74 @@ func TestSingleModeExhaustionAndRecovery(t *testing.T) {
 }
 
 // A real Puma counts its requests as they start: five requests held, two running and three
-// in its backlog, add none to the completed requests, and add five once they have ended.
+// in its backlog, add none to the completed requests, counted from the source's first read,
+// and add five once they have ended.
 func TestCompletedRequests(t *testing.T) {
 	const threads, queued = 2, 3
 	srv := pumatest.Start(t, 0, threads, threads)
 	src := &Source{}
 	completed := func(p exporter.Pool) float64 { return p.TasksCompletedTotal["success"] }
 	idle := waitWith(t, src, srv.StatsURL, "an idle pool", func(p []exporter.Pool) bool { return len(p) == 1 && p[0].BusyWorkers == 0 })[0]
-	if len(idle.TasksCompletedTotal) != 1 || completed(idle) < 1 {
-		t.Fatalf("idle pool after the readiness request: %+v, want a completed request", idle)
+	if len(idle.TasksCompletedTotal) != 1 || completed(idle) != 0 {
+		t.Fatalf("idle pool at the first reads: %+v, want 0 completed (Puma's readiness request was before them)", idle)
 	}
 	srv.Occupy(t, threads+queued, time.Second)
 	held := waitWith(t, src, srv.StatsURL, "2 busy and 3 queued", func(p []exporter.Pool) bool {
 		return len(p) == 1 && p[0].BusyWorkers == threads && p[0].QueuedTasks == queued
 	})[0]
-	if completed(held) != completed(idle) {
-		t.Errorf("completed %v while the requests run or wait, want the %v before them", completed(held), completed(idle))
+	if completed(held) != 0 {
+		t.Errorf("completed %v while the requests run or wait, want 0", completed(held))
 	}
 	srv.Release(t)
 	done := waitWith(t, src, srv.StatsURL, "the pool idle again", func(p []exporter.Pool) bool {
 		return len(p) == 1 && p[0].BusyWorkers == 0 && p[0].QueuedTasks == 0
 	})[0]
-	if want := completed(idle) + threads + queued; completed(done) != want {
-		t.Errorf("completed %v once the requests ended, want %v", completed(done), want)
+	if completed(done) != threads+queued {
+		t.Errorf("completed %v once the requests ended, want %v", completed(done), threads+queued)
 	}
+}
+
+// Reads of one target take turns (the completed requests move in Puma's order): a read that
+// waits for another's gives up with its context, and a read of another target does not wait.
+func TestReadsOfOneTargetTakeTurns(t *testing.T) {
+	src := &Source{}
+	r := &blockingReader{started: make(chan struct{}), release: make(chan struct{})}
+	const target = "http://127.0.0.1:9293/stats?token=t"
+	first := make(chan error, 1)
+	go func() {
+		_, err := src.Read(context.Background(), r, target, slog.New(slog.DiscardHandler))
+		first <- err
+	}()
+	<-r.started
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := src.Read(ctx, r, target, slog.New(slog.DiscardHandler)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second read while the first runs: %v, want it to wait until its deadline", err)
+	}
+	if _, err := src.Read(context.Background(), r, "http://127.0.0.1:9294/stats?token=t", slog.New(slog.DiscardHandler)); err != nil {
+		t.Errorf("a read of another target: %v", err)
+	}
+	close(r.release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// blockingReader serves a single-mode document; the first Get of :9293 blocks until release.
+type blockingReader struct {
+	exporter.Reader
+	once             sync.Once
+	started, release chan struct{}
+}
+
+func (r *blockingReader) Get(ctx context.Context, url string) ([]byte, error) {
+	if strings.Contains(url, ":9293/") {
+		r.once.Do(func() {
+			close(r.started)
+			<-r.release
+		})
+	}
+	return []byte(`{"started_at":"2026-12-03T10:00:00Z","backlog":0,"running":2,"pool_capacity":2,"max_threads":2,"requests_count":1}`), nil
 }
 
 // A real Puma in cluster mode (-w 2) with 2 threads each: one pool per worker, each

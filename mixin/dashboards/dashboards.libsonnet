@@ -122,7 +122,7 @@ local g = import 'lib.libsonnet';
                      ], min=0),
         g.timeseries('Waits over the objective', 'Fraction of tasks that waited longer than their pool\'s objective (%ss, or %s mean task durations for pools of long tasks; objective: %s%% within it) over %s; the burn-rate alerts compare it with the error budget.' % [c.waitObjectiveSeconds, c.waitObjectiveDurationFactor, c.waitObjectiveTarget * 100, c.rateWindow],
                      'percentunit', [g.target('%s{%s}' % [n.waitOverObjective(c.rateWindow), s], legend)], min=0),
-        g.timeseries('Outcomes', 'Tasks finished per second by outcome: success, error, panic. Absent by design for Puma (no request count).',
+        g.timeseries('Outcomes', 'Tasks finished per second by outcome: success, error, panic. The exporter\'s sources count every finished request as success.',
                      'ops', [g.target('sum by (%s, outcome) (rate(workerpool_tasks_completed_total{%s}[$__rate_interval]))' % [by, s], '{{outcome}} {{instance}} {{pool}}')], stack=true, min=0),
         g.timeseries('Submitted and rejected', 'Tasks offered per second, and tasks rejected per second by reason (queue_full, timeout, canceled, closed). Go pools only.',
                      'ops', [

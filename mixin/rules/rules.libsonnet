@@ -387,8 +387,9 @@ local util = import '../lib/util.libsonnet';
           // source) knows of its task duration: the hung-task age and the exhausted span scale
           // with it. Matched on all labels: a gauge and a counter with different constant
           // labels have none. PHP-FPM counts connections closed without a request (a load
-          // balancer's TCP check) as completions, which shortens it; Puma's completions trail
-          // its requests by the threads between requests, which lengthens it a little.
+          // balancer's TCP check) as completions, which shortens it; Puma 5.6-6.x counts a
+          // thread waiting up to 0.2 s for a keep-alive client's next request as busy, which
+          // lengthens it, tenfold for requests of 20 ms (later pages, not false ones).
           record: n.busyPerTask,
           expr: |||
             avg_over_time(%(busy)s[%(dw)s])
