@@ -23,10 +23,14 @@ import (
 // a process seen after the exporter restarted has counted its whole life. So the requests a
 // new process finished before its first read, and those the old one finished after its
 // last, are not counted: at most a status report's age and a scrape interval of requests per
-// restart. A document is matched to the record of its process with the most requests_count
+// restart (and a new process's busy threads at its first read, which lower its baseline, add
+// the requests they had finished: up to twice max_threads ahead with the read race of
+// [Parse], never accumulating). A document is matched to the record of its process with the most requests_count
 // not above its own, so that two instances that share a key (started in the same second,
 // or a pid reused in another container) add their own progress, not the difference between
-// them, but for one jump when the second is first seen climbing past the first. The counter
+// them, but for one jump when the second is first seen climbing past the first (more
+// instances sharing a key than maxProcesses jump at every read: a control URL that reaches
+// several Pumas by turns is not supported). The counter
 // starts at 0 at the exporter's first read, so a restart of the exporter is a reset to 0,
 // which rate() handles.
 type completedCounts map[string]*poolCount
@@ -61,8 +65,7 @@ func (c *completedCounts) update(readings []reading, at time.Time) {
 		r := &readings[i]
 		seen[r.Name] = true
 		if r.requests < 0 {
-			delete(*c, r.Name)
-			continue
+			continue // a read without requests_count: the state waits for the next
 		}
 		p, ok := (*c)[r.Name]
 		if !ok {

@@ -52,6 +52,8 @@ func TestCompletedCountsAcrossReads(t *testing.T) {
 		// Past maxProcesses the least recently read process is forgotten: seen again, it
 		// is a baseline.
 		{"processes forgotten", []string{single(t0, 100, 0), single(t1, 1, 0), single(t9, 1, 0), single("2026-12-03T08:00:00Z", 1, 0), single("2026-12-03T07:00:00Z", 1, 0), single(t0, 150, 0)}, []float64{0, 0, 0, 0, 0, 0}},
+		// The least recently read, not the first recorded: a process read again is kept.
+		{"the process read last kept", []string{single(t0, 100, 0), single(t1, 1, 0), single(t9, 1, 0), single("2026-12-03T08:00:00Z", 1, 0), single(t0, 110, 0), single("2026-12-03T07:00:00Z", 1, 0), single(t0, 120, 0)}, []float64{0, 0, 0, 0, 10, 10, 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var c completedCounts
