@@ -46,6 +46,10 @@ type Pool struct {
 // Float returns a pointer to v, for the optional fields of [Pool].
 func Float(v float64) *float64 { return &v }
 
+// IsCount reports whether v, as a status page's JSON number, is a count: a finite whole number
+// not below 0.
+func IsCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }
+
 // ErrInvalidPool is wrapped by every error of [Pool.Validate], so that callers can tell a
 // bad pool (skipped) from a failed read (poolwatch_up 0).
 var ErrInvalidPool = errors.New("invalid pool")

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -108,7 +107,7 @@ func count(fields map[string]string, name string) (*float64, error) {
 		return nil, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v != math.Trunc(v) || math.IsInf(v, 0) {
+	if err != nil || !exporter.IsCount(v) {
 		return nil, fmt.Errorf("%s is %q, want a count", name, s)
 	}
 	return &v, nil

@@ -96,7 +96,7 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		if f.v == nil {
 			return p, fmt.Errorf("pool %q: PHP-FPM status lacks %q", p.Name, f.name)
 		}
-		if !isCount(*f.v) {
+		if !exporter.IsCount(*f.v) {
 			return p, fmt.Errorf("pool %q: %q is %v, want a count", p.Name, f.name, *f.v)
 		}
 	}
@@ -109,7 +109,7 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 		if proc.State == nil || proc.RequestDuration == nil {
 			return p, fmt.Errorf("pool %q: process %d lacks its state or request duration", p.Name, i)
 		}
-		if !isCount(*proc.RequestDuration) {
+		if !exporter.IsCount(*proc.RequestDuration) {
 			return p, fmt.Errorf("pool %q: process %d's request duration is %v", p.Name, i, *proc.RequestDuration)
 		}
 		if inRequest[*proc.State] {
@@ -153,5 +153,3 @@ func Parse(body []byte, maxChildren func(pool string) (float64, error)) (exporte
 	}
 	return p, nil
 }
-
-func isCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }

@@ -148,7 +148,7 @@ func pool(name, process string, s threadPool) (reading, error) {
 		if f.v == nil {
 			return r, fmt.Errorf("pool %s: %q is missing", name, f.field)
 		}
-		if !isCount(*f.v) {
+		if !exporter.IsCount(*f.v) {
 			return r, fmt.Errorf("pool %s: %q is %v, want a count", name, f.field, *f.v)
 		}
 	}
@@ -160,7 +160,7 @@ func pool(name, process string, s threadPool) (reading, error) {
 	p.Workers = max(*s.Running, p.BusyWorkers)
 	p.QueuedTasks = *s.Backlog
 	if s.RequestsCount != nil {
-		if !isCount(*s.RequestsCount) {
+		if !exporter.IsCount(*s.RequestsCount) {
 			return r, fmt.Errorf("pool %s: %q is %v, want a count", name, "requests_count", *s.RequestsCount)
 		}
 		r.requests = *s.RequestsCount
@@ -170,5 +170,3 @@ func pool(name, process string, s threadPool) (reading, error) {
 	}
 	return r, p.Validate()
 }
-
-func isCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }

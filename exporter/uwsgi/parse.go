@@ -132,17 +132,17 @@ func parse(data []byte, pool string, now time.Time) (exporter.Pool, busyReading,
 		if w.Status == nil || w.Requests == nil {
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: \"status\" or \"requests\" is missing", i+1)
 		}
-		if !isCount(*w.Requests) {
+		if !exporter.IsCount(*w.Requests) {
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: requests is %v, want a count", i+1, *w.Requests)
 		}
 		requests += *w.Requests
 		switch {
 		case w.RunningTime == nil:
 			timed = false
-		case !isCount(*w.RunningTime):
+		case !exporter.IsCount(*w.RunningTime):
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: running_time is %v, want a count of microseconds", i+1, *w.RunningTime)
 		}
-		if !isCount(w.PID) || !isCount(w.LastSpawn) || !isCount(w.HarakiriCount) {
+		if !exporter.IsCount(w.PID) || !exporter.IsCount(w.LastSpawn) || !exporter.IsCount(w.HarakiriCount) {
 			return exporter.Pool{}, busyReading{}, fmt.Errorf("worker %d: pid %v, last_spawn %v or harakiri_count %v is not a count", i+1, w.PID, w.LastSpawn, w.HarakiriCount)
 		}
 		wr := workerReading{pid: w.PID, spawn: w.LastSpawn, harakiri: w.HarakiriCount, cores: make([]coreReading, len(*w.Cores))}
@@ -213,7 +213,7 @@ func readQueue(p *exporter.Pool, s stats) error {
 		if sock.Queue == nil || sock.MaxQueue == nil {
 			return fmt.Errorf("socket %q: \"queue\" or \"max_queue\" is missing", sock.Name)
 		}
-		if !isCount(*sock.Queue) || !isCount(*sock.MaxQueue) {
+		if !exporter.IsCount(*sock.Queue) || !exporter.IsCount(*sock.MaxQueue) {
 			return fmt.Errorf("socket %q: queue %v of %v, want counts", sock.Name, *sock.Queue, *sock.MaxQueue)
 		}
 		// get_tcp_info leaves both at 0 when the kernel does not say (tcpi_sacked 0).
@@ -236,5 +236,3 @@ func isIPv4(name string) bool {
 	return strings.Contains(name, ":") && !strings.HasPrefix(name, "[") &&
 		!strings.HasPrefix(name, "/") && !strings.HasPrefix(name, "@") && !strings.HasPrefix(name, "=")
 }
-
-func isCount(v float64) bool { return v >= 0 && v == math.Trunc(v) && !math.IsInf(v, 0) }
