@@ -1,9 +1,15 @@
 package puma
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/poolwatch/poolwatch/exporter"
 )
 
 // single is a single-mode document of a server started at start, with requests counted and
@@ -109,5 +115,47 @@ func TestCompletedCountsOfAbsentWorkers(t *testing.T) {
 	read(cluster(7, t0, 51, 0))
 	if len(c) != 1 {
 		t.Errorf("%d pools kept past %d absent, want the one read", len(c), maxAbsentPools)
+	}
+}
+
+// docReader serves one document for every target.
+type docReader struct {
+	exporter.Reader
+	doc string
+}
+
+func (r docReader) Get(context.Context, string) ([]byte, error) { return []byte(r.doc), nil }
+
+// Past exporter.MaxTargetStates a target is read without completed requests, with a warning
+// that says so; a Puma older than 5.0, which has none to lose, reads without one.
+func TestCompletedPastTheTargetBound(t *testing.T) {
+	src := &Source{}
+	discard := slog.New(slog.DiscardHandler)
+	for i := range exporter.MaxTargetStates {
+		target := fmt.Sprintf("http://127.0.0.1:9293/stats?token=%d", i)
+		if _, err := src.Read(context.Background(), docReader{doc: single("2026-12-03T10:00:00Z", 1, 0)}, target, discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, doc string
+		warned    bool
+	}{
+		{"Puma 5.0 and later", single("2026-12-03T10:00:00Z", 1, 0), true},
+		{"older than 5.0", `{"backlog":0,"running":4,"pool_capacity":4,"max_threads":4}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			pools, err := src.Read(context.Background(), docReader{doc: tc.doc}, "http://127.0.0.1:9293/stats?token=past", slog.New(slog.NewTextHandler(&log, nil)))
+			if err != nil || len(pools) != 1 {
+				t.Fatalf("pools %v, err %v", pools, err)
+			}
+			if pools[0].TasksCompletedTotal != nil {
+				t.Errorf("completed %v past the bound, want none", pools[0].TasksCompletedTotal)
+			}
+			if warned := strings.Contains(log.String(), "no completed requests"); warned != tc.warned {
+				t.Errorf("warned %v, want %v; log: %s", warned, tc.warned, log.String())
+			}
+		})
 	}
 }

@@ -70,7 +70,7 @@ func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, log
 	exporter.WarnSkipped(logger, "leaving out Puma workers", skipped)
 	if completed != nil {
 		completed.update(readings, at)
-	} else {
+	} else if countsRequests(readings) {
 		logger.Warn("no completed requests for this target: the exporter already keeps them for as many targets as it may", "pool", addr, "max_targets", exporter.MaxTargetStates)
 	}
 	pools := make([]exporter.Pool, len(readings))
@@ -81,6 +81,17 @@ func (s *Source) Read(ctx context.Context, r exporter.Reader, target string, log
 		}
 	}
 	return pools, nil
+}
+
+// countsRequests reports whether any reading has Puma's requests_count (5.0 and later): only
+// then does a target past [exporter.MaxTargetStates] lose a series worth a warning.
+func countsRequests(readings []reading) bool {
+	for _, rd := range readings {
+		if rd.requests >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // address checks target and returns the control app's host:port, the pool name (or its
