@@ -276,7 +276,7 @@ func serverPool(s server) (exporter.Pool, error) {
 		if f.v == nil {
 			return p, fmt.Errorf("pool %s: %q is missing or null", name, f.field)
 		}
-		if *f.v < 0 || *f.v != math.Trunc(*f.v) {
+		if !exporter.IsCount(*f.v) {
 			return p, fmt.Errorf("pool %s: %q is %v, want a count", name, f.field, *f.v)
 		}
 	}
