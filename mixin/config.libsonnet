@@ -108,6 +108,23 @@
     // Second differences the noise needs before it counts; until then the chance bound alone
     // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.
     predictNoiseMinSamples: 10,
+    // A sampled busy gauge's doubt. Sources without busy seconds have no measured noise
+    // (above), and the mean of the few reads of a window is noisy by sampling: a healthy
+    // PHP-FPM pool of 32 workers of 0.1 s requests at 70%, read every 30 s, reads its 2m mean
+    // above 80% on a rising trend within minutes, and was warned. Where the pool counts its
+    // requests, the load they account for is known apart from the gauge: Little's load L,
+    // requests finished per second over the window times the pool's mean request duration
+    // over taskDurationWindow. A mean of n reads of a gauge whose value is Poisson with mean
+    // L lies above L + 3 sqrt(L / n) by a chance of about 1 in 700; the forecast holds back
+    // while both its 2m and 5m readings stand under that bound (rules.libsonnet,
+    // samplingGate), but only where L itself is under predictNowLevel (a ramp of arrivals
+    // raises L with the gauge: it is judged as before once L passes the level) and the 5m
+    // bound is under predictSampledGateMax. Above that a pool is read too seldom for its size
+    // for the bound to tell (8 workers read every minute at 62%: 5 reads, a bound of 100%),
+    // and the bound, taken, would hold a slow dependency's warning back until every worker is
+    // busy; such a pool keeps the rules above. A slow dependency is what the bound still
+    // sees: its requests take longer, not more of them finish, so the gauge rises above L.
+    predictSampledGateMax: 0.9,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.

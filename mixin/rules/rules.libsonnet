@@ -23,6 +23,10 @@ local util = import '../lib/util.libsonnet';
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     recentMeanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s_queue_empty' % c.exhaustedDurationWindow,
     busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
+    settledThroughput: 'pool:workerpool_tasks_completed:settled_rate%s' % c.rateWindow,
+    settledBusy: 'pool:workerpool_busy_seconds:settled_rate%s' % c.rateWindow,
+    settledMeanDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s' % c.taskDurationWindow,
+    samplingGate(w):: 'pool:workerpool_utilization:sampling_gate_ratio_rate%s' % w,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
@@ -397,6 +401,69 @@ local util = import '../lib/util.libsonnet';
             (avg_over_time(%(throughput)s[%(dw)s]) > 0)
           ||| % { busy: n.busy, throughput: n.throughput, dw: c.taskDurationWindow },
         },
+        {
+          // The tasks finished per second of a pool with a sampled busy gauge (no busy
+          // seconds), where its counter was read a rate window before this one began: a
+          // rate over a window the counter only partly covers is not the pool's. What the
+          // settled mean below divides by.
+          record: n.settledThroughput,
+          expr: |||
+            %(throughput)s
+            and ignoring (outcome)
+            %(readFor)s
+            unless on (%(by)s)
+            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
+          ||| % {
+            throughput: n.throughput, by: util.labelList(c.poolLabels), p: p, rw: c.rateWindow,
+            readFor: $.readFor('workerpool_tasks_completed_total{%s}' % p, c.rateWindow),
+          },
+        },
+        {
+          // The mean busy workers of the same pools at the same times, so that the mean below
+          // divides the busy workers and the finished tasks of one span of time.
+          record: n.settledBusy,
+          expr: '%s\nand\n%s' % [n.busy, n.settledThroughput],
+        },
+        {
+          // The mean task duration of a pool with a sampled gauge by Little's law, over
+          // taskDurationWindow of settled windows (above): what the sampling gate turns
+          // requests finished into busy workers with.
+          record: n.settledMeanDuration,
+          expr: |||
+            avg_over_time(%(busy)s[%(dw)s])
+            /
+            (avg_over_time(%(throughput)s[%(dw)s]) > 0)
+          ||| % { busy: n.settledBusy, throughput: n.settledThroughput, dw: c.taskDurationWindow },
+        },
+      ] + [
+        {
+          // The sampling gate of a pool with a sampled busy gauge over window w, a share of
+          // its capacity (config.libsonnet, predictSampledGateMax): Little's load L, tasks
+          // finished per second over w times the settled mean duration, plus three times the
+          // sampling noise of a mean of the n reads of w, sqrt(L / n) (the busy workers of a
+          // pool under capacity are about Poisson, their variance their mean). Only where L
+          // is under predictNowLevel: above it the load is real, whatever the gauge reads. The
+          // rate window's only where it is under predictSampledGateMax; the short window's
+          // only where the rate window's is recorded (it comes first in the group, and the
+          // short one reads it at this evaluation).
+          record: n.samplingGate(w),
+          expr: |||
+            (
+              %(load)s
+              + 3 * sqrt(%(load)s / count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]))
+            )
+            / %(capacity)s%(keep)s
+            and
+            %(load)s / %(capacity)s <= %(level)s
+          ||| % {
+            load: '(sum without (outcome) (rate(workerpool_tasks_completed_total{%s}[%s])) * %s)' % [p, w, n.settledMeanDuration],
+            p: p, w: w, capacity: $.capacity(c), level: util.num(c.predictNowLevel),
+            keep: if w == c.rateWindow then ' <= %s' % util.num(c.predictSampledGateMax)
+            else '\nand on (%s)\n%s' % [util.labelList(c.poolLabels), n.samplingGate(c.rateWindow)],
+          },
+        }
+        for w in std.uniq([c.rateWindow, c.predictNowWindow])
+      ] + [
         {
           // How long a pool without a queue age must have every worker busy before
           // WorkerPoolExhausted takes it for exhaustion, where its tasks are long: a healthy
