@@ -24,8 +24,8 @@ local util = import '../lib/util.libsonnet';
     recentMeanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s_queue_empty' % c.exhaustedDurationWindow,
     busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
     settledThroughput: 'pool:workerpool_tasks_completed:settled_rate%s' % c.rateWindow,
-    settledBusy: 'pool:workerpool_busy_seconds:settled_rate%s' % c.rateWindow,
-    settledMeanDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s' % c.taskDurationWindow,
+    settledDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s' % c.rateWindow,
+    settledMeanDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s_median%s' % [c.rateWindow, c.taskDurationWindow],
     samplingGate(w):: 'pool:workerpool_utilization:sampling_gate_ratio_rate%s' % w,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
@@ -419,21 +419,22 @@ local util = import '../lib/util.libsonnet';
           },
         },
         {
-          // The mean busy workers of the same pools at the same times, so that the mean below
-          // divides the busy workers and the finished tasks of one span of time.
-          record: n.settledBusy,
-          expr: '%s\nand\n%s' % [n.busy, n.settledThroughput],
+          // The busy seconds per request finished of the same pools over the rate window (by
+          // Little's law, the busy workers over the requests finished per second), at the
+          // same evaluations, so that the gauge and the counter cover one span of time.
+          record: n.settledDuration,
+          expr: '%s\n/\n(%s > 0)' % [n.busy, n.settledThroughput],
         },
         {
-          // The mean task duration of a pool with a sampled gauge by Little's law, over
-          // taskDurationWindow of settled windows (above): what the sampling gate turns
-          // requests finished into busy workers with.
+          // The task duration the sampling gate turns requests finished into busy workers
+          // with: the median over taskDurationWindow of the settled values above. A median,
+          // not a mean: an incident in the window (every worker busy for 20 minutes, a hang, a
+          // slow dependency since mended) would lengthen a mean by its share of the window and
+          // so lift the gate and delay the next incident's warning; it moves the median only
+          // by the few ranks it takes. A window with few requests, whose value is mostly the
+          // gauge's sampling, is one rank among hundreds too.
           record: n.settledMeanDuration,
-          expr: |||
-            avg_over_time(%(busy)s[%(dw)s])
-            /
-            (avg_over_time(%(throughput)s[%(dw)s]) > 0)
-          ||| % { busy: n.settledBusy, throughput: n.settledThroughput, dw: c.taskDurationWindow },
+          expr: 'quantile_over_time(0.5, %s[%s])' % [n.settledDuration, c.taskDurationWindow],
         },
       ] + [
         {
