@@ -108,26 +108,6 @@
     // Second differences the noise needs before it counts; until then the chance bound alone
     // (alerts.libsonnet, noiseOf), and the plain level gate where no task finished.
     predictNoiseMinSamples: 10,
-    // A sampled busy gauge's doubt. Sources without busy seconds have no measured noise
-    // (above), and the mean of the few reads of a window is noisy by sampling: a healthy
-    // PHP-FPM pool of 32 workers of 0.1 s requests at 70%, read every 30 s, reads its 2m mean
-    // above 80% on a rising trend within minutes, and was warned. Where the pool counts its
-    // requests, the load they account for is known apart from the gauge: Little's load L,
-    // requests finished per second over the window times the pool's median request duration
-    // over taskDurationWindow. A mean of n reads of a gauge whose value is Poisson with mean
-    // L lies above L + 3 sqrt(L / n) by a chance of about 1 in 700; the forecast holds back
-    // while both its 2m and 5m readings stand under that bound (rules.libsonnet,
-    // samplingGate), but only where L itself is at most predictNowLevel (a ramp of arrivals
-    // raises L with the gauge: it is judged as before once L passes the level) and the 5m
-    // bound at most predictSampledGateMax. The bound holds a real climb back too: a slow
-    // dependency (as many requests finish, each takes longer, the gauge rises and L stays) is
-    // warned once its 5m mean passes the bound instead of the 80% the rules read, up to
-    // (cap - 0.8) / climb later: 2.5 minutes at 2% a minute for a cap of 0.85, 5 for 0.9 (48
-    // workers read every minute lost 3 of their 5 minutes; tests/sampling-gate-guards.yaml).
-    // A pool read too seldom for its size is past the cap (16 workers read every minute at
-    // 70%: a bound of 0.99) and keeps the rules above; the gate serves pools read often for
-    // their size (workers x reads in 5m of about 280 and more at 70%).
-    predictSampledGateMax: 0.85,
 
     // A bounded queue filling up (warning): more than queueFillLevel of its capacity and the
     // trend of predictWindow reaches capacity within predictHorizon.

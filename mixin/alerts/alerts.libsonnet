@@ -43,10 +43,6 @@ local util = import '../lib/util.libsonnet';
       // the chance bound alone (noiseOf); where no task finished either, the plain 2m level.
       nowGate: noiseGate(c.predictNowWindow),
       rateGate: noiseGate(c.rateWindow),
-      // A sampled gauge within its sampling noise of the load its finished requests account
-      // for (config.libsonnet, predictSampledGateMax), by pool.
-      samplingGateNow: rules.perPool(c, n.samplingGate(c.predictNowWindow)),
-      samplingGate: rules.perPool(c, n.samplingGate(c.rateWindow)),
       capacity: rules.capacity(c),
       // The pool still reports: the long windows of the burn rates would otherwise keep
       // paging about a pool shut down (or gone with its process) for up to a window.
@@ -287,10 +283,6 @@ local util = import '../lib/util.libsonnet';
           // The trends aim at stallTarget, not the capacity: a short bounded queue overflows
           // on the arrivals' own fluctuation, and rejects its first task, before every worker
           // is busy (rules.libsonnet; mixin/scenarios/real, the q32 day).
-          // A sampled busy gauge whose 2m and 5m means both stand within their sampling noise
-          // of the load its finished requests account for (Little's) is not taken for a climb:
-          // that is the gauge's chance, not more load (config.libsonnet,
-          // predictSampledGateMax; scenarios/sampled-*).
           expr: |||
             %(util)s > %(predictLevel)s
             and
@@ -318,12 +310,6 @@ local util = import '../lib/util.libsonnet';
               )
               and
               predict_linear(%(busyNow)s[%(predictNowTrendWindow)s], %(predictHorizonSeconds)s) >= %(stallTarget)s
-            )
-            unless on (%(by)s)
-            (
-              %(busyNow)s / %(capacity)s < on (%(by)s) group_left () %(samplingGateNow)s
-              and on (%(by)s)
-              %(busy)s / %(capacity)s < on (%(by)s) group_left () %(samplingGate)s
             )
           ||| % f,
           'for': c.predictFor,

@@ -23,10 +23,6 @@ local util = import '../lib/util.libsonnet';
     meanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s' % c.taskDurationWindow,
     recentMeanDuration: 'pool:workerpool_task_duration_seconds:mean_rate%s_queue_empty' % c.exhaustedDurationWindow,
     busyPerTask: 'pool:workerpool_busy_seconds:per_task_completed_rate%s' % c.taskDurationWindow,
-    settledThroughput: 'pool:workerpool_tasks_completed:settled_rate%s' % c.rateWindow,
-    settledDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s' % c.rateWindow,
-    settledMeanDuration: 'pool:workerpool_busy_seconds:per_task_completed_settled_rate%s_median%s' % [c.rateWindow, c.taskDurationWindow],
-    samplingGate(w):: 'pool:workerpool_utilization:sampling_gate_ratio_rate%s' % w,
     waitObjective: 'pool:workerpool_task_wait_seconds:objective',
     stallTarget: 'pool:workerpool_busy_workers:stall_target_rate%s' % c.rateWindow,
     secondDifference(w):: 'pool:workerpool_busy_workers:sqrt_scaled_second_difference_rate%s' % w,
@@ -401,70 +397,6 @@ local util = import '../lib/util.libsonnet';
             (avg_over_time(%(throughput)s[%(dw)s]) > 0)
           ||| % { busy: n.busy, throughput: n.throughput, dw: c.taskDurationWindow },
         },
-        {
-          // The tasks finished per second of a pool with a sampled busy gauge (no busy
-          // seconds), where its counter was read a rate window before this one began: a
-          // rate over a window the counter only partly covers is not the pool's. What the
-          // settled mean below divides by.
-          record: n.settledThroughput,
-          expr: |||
-            %(throughput)s
-            and ignoring (outcome)
-            %(readFor)s
-            unless on (%(by)s)
-            present_over_time(workerpool_busy_seconds_total{%(p)s}[%(rw)s])
-          ||| % {
-            throughput: n.throughput, by: util.labelList(c.poolLabels), p: p, rw: c.rateWindow,
-            readFor: $.readFor('workerpool_tasks_completed_total{%s}' % p, c.rateWindow),
-          },
-        },
-        {
-          // The busy seconds per request finished of the same pools over the rate window (by
-          // Little's law, the busy workers over the requests finished per second), at the
-          // same evaluations, so that the gauge and the counter cover one span of time.
-          record: n.settledDuration,
-          expr: '%s\n/\n(%s > 0)' % [n.busy, n.settledThroughput],
-        },
-        {
-          // The task duration the sampling gate turns requests finished into busy workers
-          // with: the median over taskDurationWindow of the settled values above. A median,
-          // not a mean: an incident in the window (every worker busy for 20 minutes, a hang, a
-          // slow dependency since mended) would lengthen a mean by its share of the window and
-          // so lift the gate and delay the next incident's warning; it moves the median only
-          // by the few ranks it takes. A window with few requests, whose value is mostly the
-          // gauge's sampling, is one rank among hundreds too.
-          record: n.settledMeanDuration,
-          expr: 'quantile_over_time(0.5, %s[%s])' % [n.settledDuration, c.taskDurationWindow],
-        },
-      ] + [
-        {
-          // The sampling gate of a pool with a sampled busy gauge over window w, a share of
-          // its capacity (config.libsonnet, predictSampledGateMax): Little's load L, tasks
-          // finished per second over w times the settled mean duration, plus three times the
-          // sampling noise of a mean of the n reads of w, sqrt(L / n) (the busy workers of a
-          // pool under capacity are about Poisson, their variance their mean). Only where L
-          // is under predictNowLevel: above it the load is real, whatever the gauge reads. The
-          // rate window's only where it is under predictSampledGateMax; the short window's
-          // only where the rate window's is recorded (it comes first in the group, and the
-          // short one reads it at this evaluation).
-          record: n.samplingGate(w),
-          expr: |||
-            (
-              %(load)s
-              + 3 * sqrt(%(load)s / count_over_time(workerpool_busy_workers{%(p)s}[%(w)s]))
-            )
-            / %(capacity)s%(keep)s
-            and
-            %(load)s / %(capacity)s <= %(level)s
-          ||| % {
-            load: '(sum without (outcome) (rate(workerpool_tasks_completed_total{%s}[%s])) * %s)' % [p, w, n.settledMeanDuration],
-            p: p, w: w, capacity: $.capacity(c), level: util.num(c.predictNowLevel),
-            keep: if w == c.rateWindow then ' <= %s' % util.num(c.predictSampledGateMax)
-            else '\nand on (%s)\n%s' % [util.labelList(c.poolLabels), n.samplingGate(c.rateWindow)],
-          },
-        }
-        for w in std.uniq([c.rateWindow, c.predictNowWindow])
-      ] + [
         {
           // How long a pool without a queue age must have every worker busy before
           // WorkerPoolExhausted takes it for exhaustion, where its tasks are long: a healthy
