@@ -145,7 +145,7 @@ func TestRealApacheSourceRead(t *testing.T) {
 	srv := apachetest.Start(t, apachetest.Options{MPM: "event", Workers: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	pools, err := Source{}.Read(ctx, exporter.NewReader(client()), srv.StatusURL, slog.New(slog.DiscardHandler))
+	pools, err := new(Source).Read(ctx, exporter.NewReader(client()), srv.StatusURL, slog.New(slog.DiscardHandler))
 	if err != nil || len(pools) != 1 || pools[0].MaxWorkers != 2 || pools[0].Name != srv.Addr {
 		t.Errorf("Read = %+v, %v", pools, err)
 	}
@@ -187,5 +187,156 @@ func TestExampleStatusConfig(t *testing.T) {
 	}
 	if out, err := exec.Command(apachetest.Binary, "-t", "-f", conf).CombinedOutput(); err != nil {
 		t.Errorf("apache2 -t rejects the example: %v\n%s", err, out)
+	}
+}
+
+// getTable reads the worker table of srv once.
+func getTable(t *testing.T, srv *apachetest.Server) (workerTable, []byte) {
+	t.Helper()
+	u, err := tableURL(srv.StatusURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	body, err := exporter.NewReader(client()).Get(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := parseTable(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, body
+}
+
+// save writes a page to testdata with -capture.
+func save(t *testing.T, name string, body []byte) {
+	t.Helper()
+	if *capture {
+		if err := os.WriteFile(filepath.Join("testdata", name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Busy seconds on the event MPM: two requests of 3 s add about 2 s a second while they run
+// (the whole seconds of their SS), and their full 6 s once they end, without the counter
+// ever falling.
+func TestRealApacheBusySeconds(t *testing.T) {
+	srv := apachetest.Start(t, apachetest.Options{MPM: "event", Workers: 4})
+	src := new(Source)
+	busy := func() float64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		pools, err := src.Read(ctx, exporter.NewReader(client()), srv.StatusURL, slog.New(slog.DiscardHandler))
+		if err != nil || len(pools) != 1 {
+			t.Fatalf("Read = %+v, %v", pools, err)
+		}
+		if pools[0].BusySecondsTotal == nil {
+			t.Fatal("no busy seconds on the event MPM with ExtendedStatus on")
+		}
+		return *pools[0].BusySecondsTotal
+	}
+	v0 := busy()
+	if v0 < 0 || v0 > 1 {
+		t.Errorf("busy seconds %v on a server that has only answered status requests", v0)
+	}
+	srv.Occupy(t, 2, 3)
+	start := time.Now()
+	for {
+		w, body := getTable(t, srv)
+		if w.seconds >= 2 {
+			save(t, "event-table-busy.html", body)
+			break
+		}
+		if time.Since(start) > 2500*time.Millisecond {
+			t.Fatalf("the table never showed two requests in flight for a second: %+v", w)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	v1, t1 := busy(), time.Now()
+	time.Sleep(time.Second)
+	v2, t2 := busy(), time.Now()
+	// Each request's SS is whole seconds: over dt, each adds dt less up to a second.
+	if dt := t2.Sub(t1).Seconds(); v2-v1 < 2*dt-2.2 || v2-v1 > 2*dt+2.2 {
+		t.Errorf("busy seconds grew %v over %.2f s with 2 requests in flight, want about %.2f", v2-v1, dt, 2*dt)
+	}
+	if v1 < v0 || v2 < v1 {
+		t.Errorf("busy seconds fell: %v, %v, %v", v0, v1, v2)
+	}
+	time.Sleep(time.Until(start.Add(3500 * time.Millisecond)))
+	var v3 float64
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if w, body := getTable(t, srv); w.seconds >= 6 {
+			save(t, "event-table-after.html", body)
+			v3 = busy()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the requests never ended")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Both requests' full 3 s, and the few milliseconds of the status requests.
+	if v3-v0 < 6 || v3-v0 > 6.5 || v3 < v2 {
+		t.Errorf("busy seconds %v after the requests ended (%v before them, %v while), want 6 s more", v3, v0, v2)
+	}
+}
+
+// Prefork counts each request twice in Dur (busy.go): no busy seconds there.
+func TestRealApachePreforkHasNoBusySeconds(t *testing.T) {
+	srv := apachetest.Start(t, apachetest.Options{MPM: "prefork", Workers: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	pools, err := new(Source).Read(ctx, exporter.NewReader(client()), srv.StatusURL, slog.New(slog.DiscardHandler))
+	if err != nil || len(pools) != 1 || pools[0].BusySecondsTotal != nil {
+		t.Errorf("Read = %+v, %v; want the pool without busy seconds", pools, err)
+	}
+}
+
+// HTTP/2 requests are not timed in the scoreboard: once the table shows an HTTP/2
+// connection, the target's busy seconds are left out for good.
+func TestRealApacheHTTP2LeavesBusySecondsOut(t *testing.T) {
+	srv := apachetest.Start(t, apachetest.Options{MPM: "event", Workers: 4,
+		Extra: "LoadModule http2_module " + apachetest.ModulesDir + "/mod_http2.so\nProtocols h2c http/1.1\n"})
+	src := new(Source)
+	read := func() *float64 {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		pools, err := src.Read(ctx, exporter.NewReader(client()), srv.StatusURL, slog.New(slog.DiscardHandler))
+		if err != nil || len(pools) != 1 {
+			t.Fatalf("Read = %+v, %v", pools, err)
+		}
+		return pools[0].BusySecondsTotal
+	}
+	if read() == nil {
+		t.Fatal("no busy seconds before any HTTP/2 connection")
+	}
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: protocols}, Timeout: 5 * time.Second}
+	defer h2c.CloseIdleConnections()
+	resp, err := h2c.Get("http://" + srv.Addr + "/slow?0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("the request went over %s, want HTTP/2", resp.Proto)
+	}
+	h2c.CloseIdleConnections()
+	if v := read(); v != nil {
+		t.Errorf("busy seconds %v with an HTTP/2 connection in the table", *v)
+	}
+	state, release, err := src.busy.Take(context.Background(), srv.StatusURL)
+	if err != nil || state == nil || !state.http2 {
+		t.Errorf("the target's state %+v, %v: want the HTTP/2 connection noted", state, err)
+	}
+	release()
+	if v := read(); v != nil {
+		t.Errorf("busy seconds %v back on the next read", *v)
 	}
 }
