@@ -42,7 +42,7 @@ const program = "poolwatch_exporter"
 var sources = map[string]exporter.Source{
 	cherrypy.Name: cherrypy.Source{},
 	phpfpm.Name:   phpfpm.Source{},
-	apache.Name:   &apache.Source{},
+	apache.Name:   apache.Source{},
 	uwsgi.Name:    &uwsgi.Source{},
 	puma.Name:     &puma.Source{},
 	tomcat.Name:   &tomcat.Source{},

@@ -117,10 +117,6 @@ func TestApacheExhaustionThroughExporter(t *testing.T) {
 	if _, ok := s.value("workerpool_tasks_completed_total", append(pool, "outcome", "success")...); !ok {
 		t.Error("no completed count")
 	}
-	// The event MPM's worker table: the two slow requests' seconds so far.
-	if v, ok := s.value("workerpool_busy_seconds_total", pool...); !ok || v < 0 {
-		t.Errorf("workerpool_busy_seconds_total = %v (present %v), want the worker table's busy time", v, ok)
-	}
 
 	srv.Occupy(t, 1, 2)
 	s, body = waitScrape(t, url, "the status page silent", func(s scrape) bool {

@@ -38,30 +38,11 @@ const scoreboardStates = "_SRWKDCLGI."
 //     scoreboard (a counter reset). It needs ExtendedStatus (on by default since 2.3.6);
 //     without it the series is absent. Apache does not split it by status code.
 //
-// Busy seconds are not on this page ("Total Duration" adds a request's time only when it
-// ends, and the CPU counters are CPU time, not worker time): [Source.Read] reads them from the
-// worker table of a second page, on the event MPM only (busy.go says why).
-//
 // Absent, because mod_status does not measure them: the queue (connections waiting in the
-// listen backlog are not reported), waits and rejections. The oldest running request is not
-// read: ?auto has no per-worker times (the worker table has them in whole seconds).
+// listen backlog are not reported), busy seconds ("Total Duration" adds a request's time only
+// when it ends, and the CPU counters are CPU time, not worker time), the oldest running
+// request (?auto has no per-worker times), waits and rejections.
 func Parse(body []byte, pool string) (exporter.Pool, error) {
-	p, _, err := parse(body, pool)
-	return p, err
-}
-
-// parse is [Parse], also returning the page's fields by name.
-func parse(body []byte, pool string) (exporter.Pool, map[string]string, error) {
-	fields, err := readFields(body)
-	if err != nil {
-		return exporter.Pool{}, nil, err
-	}
-	p, err := poolFrom(fields, pool)
-	return p, fields, err
-}
-
-// readFields splits a ?auto page into its "Name: value" lines.
-func readFields(body []byte) (map[string]string, error) {
 	fields := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 0, 64*1024), len(body)+1)
@@ -73,13 +54,8 @@ func readFields(body []byte) (map[string]string, error) {
 		fields[strings.TrimSpace(key)] = strings.TrimSpace(value)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading mod_status output: %w", err)
+		return exporter.Pool{}, fmt.Errorf("reading mod_status output: %w", err)
 	}
-	return fields, nil
-}
-
-// poolFrom maps a ?auto page's fields to the pool, as [Parse] describes.
-func poolFrom(fields map[string]string, pool string) (exporter.Pool, error) {
 	p := exporter.Pool{Name: pool, QueueNotMeasured: true}
 	scoreboard, ok := fields["Scoreboard"]
 	if !ok {

@@ -97,7 +97,7 @@ func TestStatusURL(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"fastcgi://127.0.0.1:9000/status", "127.0.0.1/server-status", "http:///x"} {
-		if err := new(Source).CheckTarget(bad); err == nil {
+		if err := (Source{}).CheckTarget(bad); err == nil {
 			t.Errorf("CheckTarget(%q) accepted", bad)
 		}
 	}

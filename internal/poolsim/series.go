@@ -37,13 +37,10 @@ var sources = map[string]source{
 	// A queue is the listen backlog where the server measures it (PHP-FPM on TCP, uWSGI on
 	// IPv4, Puma's own backlog); every finished request counts as success.
 	"phpfpm": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning)},
-	// Apache httpd: busy seconds on the event MPM only; prefork's and worker's mod_status
-	// counts each request's time twice, so there the exporter leaves them out.
-	"apache":         {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesBusySecondsWholeAges)},
-	"apache-prefork": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
-	"uwsgi":          {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning, seriesBusySecondsWholeStarts)},
-	"puma":           {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesCompletedAll)},
-	"tomcat":         {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
+	"apache": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
+	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning, seriesBusySecondsWholeStarts)},
+	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesCompletedAll)},
+	"tomcat": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
 }
 
 // The series a status page can give, for sources built from a subset of them.
@@ -61,9 +58,6 @@ const (
 	// seriesBusySecondsWholeStarts is busy seconds counted as uWSGI can: running tasks from
 	// their start in whole seconds, less one (Sample.BusySecondsWholeStarts).
 	seriesBusySecondsWholeStarts
-	// seriesBusySecondsWholeAges is busy seconds counted as Apache's worker table can (event
-	// MPM): running tasks by their age in whole seconds (Sample.BusySecondsWholeAges).
-	seriesBusySecondsWholeAges
 )
 
 // subset is a source exposing the given series, in this order.
@@ -93,8 +87,6 @@ func subset(want ...pageSeries) func(sc *Scenario) []seriesDef {
 				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySeconds }))
 			case seriesBusySecondsWholeStarts:
 				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySecondsWholeStarts }))
-			case seriesBusySecondsWholeAges:
-				defs = append(defs, gauge(contract.BusySecondsTotal, func(s *Sample) float64 { return s.BusySecondsWholeAges }))
 			}
 		}
 		return defs

@@ -46,9 +46,6 @@ type Sample struct {
 	// time, and each running task's from its start truncated to a whole second, less one
 	// second, never below 0 (exporter/uwsgi).
 	BusySecondsWholeStarts float64
-	// BusySecondsWholeAges is BusySeconds as Apache's worker table gives it: the closed tasks'
-	// whole time, and each running task's age truncated to a whole second (exporter/apache).
-	BusySecondsWholeAges float64
 
 	// Wait and Duration are histograms: per-bucket counts (not cumulative) over
 	// contract.Buckets, then +Inf, with the sum of the observations.
@@ -356,11 +353,9 @@ func (m *sim) sample() Sample {
 	// At most one task per worker runs: a scan per scrape is cheaper than an index kept
 	// current at every start and end.
 	s.BusySecondsWholeStarts = s.BusySeconds
-	s.BusySecondsWholeAges = s.BusySeconds
 	for _, r := range m.run {
 		s.OldestRunning = max(s.OldestRunning, m.now-r.start)
 		s.BusySecondsWholeStarts -= (m.now - r.start) - max(0, m.now-math.Floor(r.start)-1)
-		s.BusySecondsWholeAges -= (m.now - r.start) - math.Floor(m.now-r.start)
 	}
 	return s
 }
