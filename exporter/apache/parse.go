@@ -34,9 +34,10 @@ const scoreboardStates = "_SRWKDCLGI."
 //   - tasks_completed_total{outcome="success"} = "Total Accesses": the sum of every slot's
 //     access count, which ap_increment_counts adds to when a request's end-of-request bucket
 //     is destroyed, after the response is sent, so requests in flight are not in it. A slot
-//     keeps its count when its process is replaced; a restart, graceful or not, clears the
-//     scoreboard (a counter reset). It needs ExtendedStatus (on by default since 2.3.6);
-//     without it the series is absent. Apache does not split it by status code.
+//     keeps its count when its process is replaced, and through a graceful restart (which
+//     keeps the scoreboard); a restart clears it (a counter reset). It needs ExtendedStatus
+//     (on by default since 2.3.6); without it the series is absent. Apache does not split it
+//     by status code.
 //
 // Absent, because mod_status does not measure them: the queue (connections waiting in the
 // listen backlog are not reported), busy seconds ("Total Duration" adds a request's time only
