@@ -45,7 +45,7 @@ var sources = map[string]exporter.Source{
 	apache.Name:   apache.Source{},
 	uwsgi.Name:    &uwsgi.Source{},
 	puma.Name:     &puma.Source{},
-	tomcat.Name:   &tomcat.Source{},
+	tomcat.Name:   tomcat.Source{},
 }
 
 func main() {

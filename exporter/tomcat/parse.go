@@ -34,8 +34,7 @@ type connector struct {
 	// RequestInfo and Workers are written only when the connector's RequestGroupInfo is
 	// found (an HTTP/1.1 or AJP connector that has been started).
 	RequestInfo *struct {
-		RequestCount   string `xml:"requestCount,attr"`
-		ProcessingTime string `xml:"processingTime,attr"`
+		RequestCount string `xml:"requestCount,attr"`
 	} `xml:"requestInfo"`
 	Workers []struct {
 		Stage                 string `xml:"stage,attr"`
@@ -68,40 +67,26 @@ type connector struct {
 //     started) among the workers in stage S (service) or F (finishing): the requests on a
 //     thread now. 0 when there is none.
 //   - the route series: those same workers, by method and currentUri.
-//   - busy seconds are requestInfo processingTime (milliseconds: the time of every finished
-//     request, added by RequestInfo.updateCounters as it ends, and kept by RequestGroupInfo
-//     when a processor is dropped) plus the requestProcessingTime of those same workers, the
-//     requests in flight, in seconds: the time requests held a thread, those still running
-//     included. One document's sum is not a counter; [Source.Read] makes it one across reads
-//     (see busyState), and leaves it out of a connector whose requests are seen to count time
-//     on no thread (async servlets). Left out when processingTime or an age in flight is
-//     unusable.
 //
 // Not provided, because the page does not report them: queued tasks (requests wait in the
 // executor's queue and connections in acceptCount's backlog, neither shown: the queue is
-// absent, QueueNotMeasured, not 0), submitted and rejected tasks, saturated seconds, wait
-// histograms and oldest queued age.
+// absent, QueueNotMeasured, not 0), busy seconds (processingTime adds a request's time only
+// when it ends, and counts the time an async request holds no thread), submitted and
+// rejected tasks, saturated seconds, wait histograms and oldest queued age.
 func Parse(data []byte, executorMaxThreads float64) (pools []exporter.Pool, skipped []error, err error) {
-	pools, _, skipped, err = parse(data, executorMaxThreads)
-	return pools, skipped, err
-}
-
-// parse is [Parse], with what each pool's connector says of its busy time, busy[i] for
-// pools[i] (meaningful where pools[i].BusySecondsTotal is set).
-func parse(data []byte, executorMaxThreads float64) (pools []exporter.Pool, busy []busyReading, skipped []error, err error) {
 	var s status
 	if err := xml.Unmarshal(data, &s); err != nil {
 		var unexpected xml.UnmarshalError
 		if errors.As(err, &unexpected) || strings.Contains(err.Error(), "expected element type <status>") {
-			return nil, nil, nil, ErrNotStatus
+			return nil, nil, ErrNotStatus
 		}
-		return nil, nil, nil, fmt.Errorf("malformed Tomcat status XML: %w", err)
+		return nil, nil, fmt.Errorf("malformed Tomcat status XML: %w", err)
 	}
 	if len(s.Connectors) == 0 {
-		return nil, nil, nil, errors.New("no <connector> in the Tomcat status: no pool to read")
+		return nil, nil, errors.New("no <connector> in the Tomcat status: no pool to read")
 	}
 	for _, c := range s.Connectors {
-		p, b, notes, err := connectorPool(c, executorMaxThreads)
+		p, notes, err := connectorPool(c, executorMaxThreads)
 		for _, n := range notes {
 			skipped = append(skipped, fmt.Errorf("connector %s: %w", p.Name, n))
 		}
@@ -110,23 +95,22 @@ func parse(data []byte, executorMaxThreads float64) (pools []exporter.Pool, busy
 			continue
 		}
 		pools = append(pools, p)
-		busy = append(busy, b)
 	}
 	if len(pools) == 0 {
-		return nil, nil, skipped, fmt.Errorf("no valid connector in the Tomcat status: %w", errors.Join(skipped...))
+		return nil, skipped, fmt.Errorf("no valid connector in the Tomcat status: %w", errors.Join(skipped...))
 	}
-	return pools, busy, skipped, nil
+	return pools, skipped, nil
 }
 
 // connectorPool maps one connector; notes explain series left out of a pool that is kept.
-func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, b busyReading, notes []error, err error) {
+func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, notes []error, err error) {
 	name := strings.Trim(c.Name, `"`)
 	if name == "" || !utf8.ValidString(name) {
-		return p, b, nil, fmt.Errorf("connector name %q is empty or not UTF-8", c.Name)
+		return p, nil, fmt.Errorf("connector name %q is empty or not UTF-8", c.Name)
 	}
 	p = exporter.Pool{Name: name, QueueNotMeasured: true}
 	if c.ThreadInfo == nil {
-		return p, b, nil, fmt.Errorf("connector %s: no <threadInfo>", name)
+		return p, nil, fmt.Errorf("connector %s: no <threadInfo>", name)
 	}
 	maxThreads, err := count(c.ThreadInfo.MaxThreads)
 	switch {
@@ -134,32 +118,26 @@ func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, b 
 	case c.ThreadInfo.MaxThreads == "-1" && executorMaxThreads > 0:
 		maxThreads = executorMaxThreads
 	case c.ThreadInfo.MaxThreads == "-1":
-		return p, b, nil, fmt.Errorf("connector %s: maxThreads -1, it runs on a shared <Executor>: "+
+		return p, nil, fmt.Errorf("connector %s: maxThreads -1, it runs on a shared <Executor>: "+
 			"give the executor's maxThreads as the target's executor_max_threads=N", name)
 	default:
-		return p, b, nil, fmt.Errorf("connector %s: maxThreads: %w", name, err)
+		return p, nil, fmt.Errorf("connector %s: maxThreads: %w", name, err)
 	}
 	threads, err := count(c.ThreadInfo.CurrentThreadCount)
 	if err != nil {
-		return p, b, nil, fmt.Errorf("connector %s: currentThreadCount: %w", name, err)
+		return p, nil, fmt.Errorf("connector %s: currentThreadCount: %w", name, err)
 	}
 	busy, err := count(c.ThreadInfo.CurrentThreadsBusy)
 	if err != nil {
-		return p, b, nil, fmt.Errorf("connector %s: currentThreadsBusy: %w", name, err)
+		return p, nil, fmt.Errorf("connector %s: currentThreadsBusy: %w", name, err)
 	}
 	p.MaxWorkers, p.Workers, p.BusyWorkers = maxThreads, threads, busy
-	b = busyReading{maxThreads: maxThreads, requests: -1}
 	if c.RequestInfo != nil {
 		// requestCount is a Java int: past 2^31 it wraps negative, and is then left out.
 		if n, err := count(c.RequestInfo.RequestCount); err != nil {
 			notes = append(notes, fmt.Errorf("requestCount: %w; completed requests left out", err))
 		} else {
 			p.TasksCompletedTotal = map[string]float64{contract.OutcomeSuccess: n}
-			b.requests = n
-		}
-		processing, processingErr := count(c.RequestInfo.ProcessingTime)
-		if processingErr != nil {
-			notes = append(notes, fmt.Errorf("processingTime: %w; busy seconds left out", processingErr))
 		}
 		oldest := 0.0
 		running := []exporter.Request{}
@@ -169,12 +147,11 @@ func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, b 
 			}
 			ms, err := count(w.RequestProcessingTime)
 			if err != nil {
-				notes = append(notes, fmt.Errorf("worker requestProcessingTime: %w; oldest running request and busy seconds left out", err))
+				notes = append(notes, fmt.Errorf("worker requestProcessingTime: %w; oldest running request left out", err))
 				oldest = -1
 				break
 			}
 			oldest = max(oldest, ms/1000)
-			b.inFlight = append(b.inFlight, ms/1000)
 			r := exporter.Request{AgeSeconds: ms / 1000}
 			if w.CurrentURI != "" && w.CurrentURI != "?" {
 				r.Target = w.CurrentURI
@@ -187,13 +164,9 @@ func connectorPool(c connector, executorMaxThreads float64) (p exporter.Pool, b 
 		if oldest >= 0 {
 			p.OldestRunningTaskAgeSeconds = exporter.Float(oldest)
 			p.Running = running
-			if processingErr == nil {
-				b.processing = processing / 1000
-				p.BusySecondsTotal = exporter.Float(b.total())
-			}
 		}
 	}
-	return p, b, notes, p.Validate()
+	return p, notes, p.Validate()
 }
 
 // count parses a non-negative integer attribute.

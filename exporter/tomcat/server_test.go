@@ -24,16 +24,10 @@ var capture = flag.Bool("capture", false, "re-capture testdata/*.xml from a real
 
 func read(t *testing.T, target string) ([]exporter.Pool, error) {
 	t.Helper()
-	return readWith(t, &Source{}, target)
-}
-
-// readWith reads target with src, whose busy-seconds counters carry over between reads.
-func readWith(t *testing.T, src *Source, target string) ([]exporter.Pool, error) {
-	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	return src.Read(ctx, exporter.NewReader(client), target, slog.New(slog.DiscardHandler))
+	return Source{}.Read(ctx, exporter.NewReader(client), target, slog.New(slog.DiscardHandler))
 }
 
 func find(pools []exporter.Pool, name string) (exporter.Pool, bool) {

@@ -2,12 +2,10 @@
 // CATALINA_BASE of its own in a temporary directory built from examples/tomcat (server.xml,
 // tomcat-users.xml, slow.jsp) and Debian's manager (tomcat10-admin), on free loopback
 // ports, stopped when the test ends, and slow requests that hold its threads until the test
-// releases them, or asynchronous ones that hold none (async.jsp, this package's own). It is
-// meant for tests only.
+// releases them. It is meant for tests only.
 package tomcattest
 
 import (
-	_ "embed"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,15 +42,6 @@ func Require(t testing.TB) {
 		}
 	}
 }
-
-// The ROOT application's async page and the web.xml that maps it, test-only: the example
-// has no use for them.
-var (
-	//go:embed async.jsp
-	asyncJSP []byte
-	//go:embed web.xml
-	webXML []byte
-)
 
 func examples() string {
 	_, file, _, _ := runtime.Caller(0)
@@ -127,7 +116,7 @@ func start(t testing.TB, threads int, executor bool) *Server {
 // Debian's manager context, and the example's slow.jsp as the ROOT application.
 func writeBase(t testing.TB, base string, executor bool) {
 	t.Helper()
-	for _, d := range []string{"conf/Catalina/localhost", "webapps/ROOT/WEB-INF", "logs", "temp", "work"} {
+	for _, d := range []string{"conf/Catalina/localhost", "webapps/ROOT", "logs", "temp", "work"} {
 		if err := os.MkdirAll(filepath.Join(base, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -167,11 +156,6 @@ func writeBase(t testing.TB, base string, executor bool) {
 	}
 	copyFile(filepath.Join(examples(), "tomcat-users.xml"), "conf/tomcat-users.xml", "")
 	copyFile(filepath.Join(examples(), "slow.jsp"), "webapps/ROOT/slow.jsp", "")
-	for name, data := range map[string][]byte{"webapps/ROOT/async.jsp": asyncJSP, "webapps/ROOT/WEB-INF/web.xml": webXML} {
-		if err := os.WriteFile(filepath.Join(base, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	manager := `<?xml version="1.0" encoding="UTF-8"?>
 <Context docBase="` + Manager + `" antiResourceLocking="false" privileged="true"/>
 `
@@ -193,15 +177,6 @@ func (s *Server) Stop(t testing.TB) { s.proc.Stop(t) }
 func (s *Server) Occupy(t testing.TB, n int) {
 	t.Helper()
 	testproc.HoldRequests(t, s.Addr, "/slow.jsp?seconds=30", n, 0)
-}
-
-// OccupyAsync opens n connections, each sending GET /async?seconds=S, an asynchronous
-// request that waits seconds on a thread of its own, holding none of the connector's, then
-// completes. The first request compiles the page: call it once with n 1 and seconds 0 before
-// timing anything. The connections are closed in t.Cleanup.
-func (s *Server) OccupyAsync(t testing.TB, n int, seconds float64) {
-	t.Helper()
-	testproc.HoldRequests(t, s.Addr, "/async?seconds="+strconv.FormatFloat(seconds, 'f', -1, 64), n, 0)
 }
 
 // Release ends every slow request at once (the page polls for the release file).

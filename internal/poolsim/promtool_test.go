@@ -255,13 +255,12 @@ func TestRunAgainstPromtool(t *testing.T) {
 // and poolwatch_up; nothing a server does not measure.
 func TestSourceSubsets(t *testing.T) {
 	for src, want := range map[string][]string{
-		"cherrypy":     {"max_workers", "workers", "busy_workers", "queued_tasks", "oldest_running_task_age_seconds", "tasks_completed_total", "busy_seconds_total"},
-		"phpfpm":       {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
-		"apache":       {"max_workers", "workers", "busy_workers", "tasks_completed_total"},
-		"uwsgi":        {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds", "busy_seconds_total"},
-		"puma":         {"max_workers", "workers", "busy_workers", "queued_tasks", "tasks_completed_total"},
-		"tomcat":       {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds", "busy_seconds_total"},
-		"tomcat-async": {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds"},
+		"cherrypy": {"max_workers", "workers", "busy_workers", "queued_tasks", "oldest_running_task_age_seconds", "tasks_completed_total", "busy_seconds_total"},
+		"phpfpm":   {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds"},
+		"apache":   {"max_workers", "workers", "busy_workers", "tasks_completed_total"},
+		"uwsgi":    {"max_workers", "workers", "busy_workers", "queued_tasks", "max_queued_tasks", "tasks_completed_total", "oldest_running_task_age_seconds", "busy_seconds_total"},
+		"puma":     {"max_workers", "workers", "busy_workers", "queued_tasks", "tasks_completed_total"},
+		"tomcat":   {"max_workers", "workers", "busy_workers", "tasks_completed_total", "oldest_running_task_age_seconds"},
 	} {
 		sc := mustParse(t, `{"name": "s", "kind": "healthy", "source": "`+src+`", "instance": "i", "horizon": "2m",
 			"workers": 2, "queue": 8, "arrival": 1, "service": 0.1}`)

@@ -34,10 +34,8 @@ type Scenario struct {
 	Description string `json:"description,omitempty"`
 	Kind        Kind   `json:"kind"`
 
-	// Source is what exposes the pool: "go" (the collector library: every contract series),
-	// or a server the exporter reads ("cherrypy", "phpfpm", "apache", "uwsgi", "puma",
-	// "tomcat", "tomcat-async": a connector whose busy seconds are left out): a subset, plus
-	// poolwatch_up. Default "go".
+	// Source is what exposes the pool: "go" (the collector library: every contract series)
+	// or "cherrypy" (the exporter reading cpstats: a subset, plus poolwatch_up). Default "go".
 	Source string `json:"source,omitempty"`
 	// Job, Instance and Pool are the labels of every series. Defaults: "app", -, "default".
 	Job      string `json:"job,omitempty"`

@@ -40,11 +40,7 @@ var sources = map[string]source{
 	"apache": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll)},
 	"uwsgi":  {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesMaxQueued, seriesCompletedAll, seriesOldestRunning, seriesBusySecondsWholeStarts)},
 	"puma":   {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesQueued, seriesCompletedAll)},
-	// Tomcat: busy seconds (processingTime and the requests in flight, to the millisecond),
-	// except on a connector whose requests count time no thread held (async servlets), where
-	// the exporter leaves them out: tomcat-async.
-	"tomcat":       {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning, seriesBusySeconds)},
-	"tomcat-async": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
+	"tomcat": {statsPage: true, series: subset(seriesMaxWorkers, seriesWorkers, seriesBusy, seriesCompletedAll, seriesOldestRunning)},
 }
 
 // The series a status page can give, for sources built from a subset of them.
